@@ -1,0 +1,58 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { EnvError, envField, parseEnv } from '@symbeon/kernel';
+
+const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Every variable the gateway reads. The only reader of process.env for the gateway. */
+export const gatewayEnvShape = {
+  NODE_ENV: envField.nodeEnv(),
+  LOG_LEVEL: envField.logLevel(),
+  PORT: envField.port(8000),
+  /** The gateway is the public edge; bind 0.0.0.0 in containers. */
+  GATEWAY_HOST: z.string().default('127.0.0.1'),
+  /** Any composed supergraph; reloaded when the file changes. */
+  SUPERGRAPH_PATH: z.string().default(path.join(repositoryRoot, 'schema', 'supergraph.graphql')),
+  /** Origins allowed to call from browsers (CORS), comma-separated. */
+  CORS_ORIGINS: envField.list('http://localhost:8000,http://127.0.0.1:8000,http://localhost:5173'),
+  /** Introspection; defaults to on outside production. */
+  INTROSPECTION: envField.optionalBool(),
+  /** Apollo Sandbox at GET /graphql; defaults to on outside production. */
+  SANDBOX: envField.optionalBool(),
+  MAX_QUERY_DEPTH: z.coerce.number().int().min(1).default(15),
+  MAX_QUERY_ALIASES: z.coerce.number().int().min(0).default(30),
+  MAX_QUERY_TOKENS: z.coerce.number().int().min(100).default(5000),
+  MAX_QUERY_DIRECTIVES: z.coerce.number().int().min(0).default(50),
+  MAX_QUERY_COST: z.coerce.number().int().min(1).default(5000),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  /** Per subgraph request: connect + headers + body. */
+  SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Keep-alive connections per subgraph origin. */
+  SUBGRAPH_CONNECTIONS: z.coerce.number().int().min(1).default(64),
+};
+
+export type GatewayEnv = ReturnType<typeof parseGatewayEnv> & {
+  /** SUBGRAPH_URL_<NAME>: where to reach subgraph <name>, overriding the supergraph's routing URL. */
+  subgraphUrls: Record<string, string>;
+};
+
+export function parseGatewayEnv(source: Record<string, string | undefined> = process.env) {
+  const env = parseEnv(gatewayEnvShape, source);
+  const production = env.NODE_ENV === 'production';
+  const subgraphUrls: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(source)) {
+    const match = /^SUBGRAPH_URL_([A-Z0-9_]+)$/.exec(key);
+    if (!match || !value) continue;
+    if (!z.url().safeParse(value).success) problems.push(`${key}: must be a URL`);
+    subgraphUrls[match[1]!.toLowerCase()] = value;
+  }
+  if (problems.length > 0) throw new EnvError(problems);
+  return {
+    ...env,
+    INTROSPECTION: env.INTROSPECTION ?? !production,
+    SANDBOX: env.SANDBOX ?? !production,
+    subgraphUrls,
+  };
+}

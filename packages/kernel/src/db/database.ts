@@ -1,0 +1,159 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import type { Logger as DrizzleLogger } from 'drizzle-orm/logger';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+
+/** What storage code receives: drizzle over either driver. Transactions have the same shape. */
+export type Db<TSchema extends Record<string, unknown> = Record<string, unknown>> = PgDatabase<
+  PgQueryResultHKT,
+  TSchema
+>;
+
+export interface Database<TSchema extends Record<string, unknown> = Record<string, unknown>> {
+  db: Db<TSchema>;
+  kind: 'postgres' | 'pglite';
+  /** Cheap round trip for readiness probes. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions<TSchema extends Record<string, unknown>> {
+  /** The subgraph's Postgres schema, e.g. `learning`; migrations and their journal live in it. */
+  schemaName: string;
+  /** drizzle-kit output folder (committed SQL migrations). */
+  migrationsFolder: string;
+  /** drizzle table definitions, for the relational query API. */
+  schema: TSchema;
+  /** PostgreSQL URL. Unset: PGlite in `dataDir`. */
+  databaseUrl?: string | undefined;
+  /** Embedded data folder; PGlite lives in `<dataDir>/pglite`. Unset and no URL: in-memory PGlite. */
+  dataDir?: string | undefined;
+  /** Connection pool size for PostgreSQL. */
+  poolMax?: number;
+  /** Called with every SQL statement; tests count statements with it. */
+  onQuery?: (query: string, params: unknown[]) => void;
+}
+
+/** One PGlite per data folder per process: every subgraph of the embedded stack shares it. */
+const pglites = new Map<string, { instance: PGlite; users: number; lockFile?: string }>();
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite is one process's database: two processes opening one folder corrupt it. A pid lock file makes
+ * the second one fail with a clear message instead.
+ */
+function lockDataFolder(folder: string): string {
+  const lockFile = path.join(folder, 'symbeon.pid');
+  try {
+    const holder = Number(readFileSync(lockFile, 'utf8'));
+    if (holder && holder !== process.pid && isAlive(holder)) {
+      throw new Error(
+        `The embedded database in ${folder} is in use by process ${holder}. ` +
+          'Stop it, or give this process another DATA_DIR (or a DATABASE_URL).',
+      );
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  writeFileSync(lockFile, String(process.pid));
+  return lockFile;
+}
+
+async function acquirePglite(dataDir: string | undefined): Promise<PGlite> {
+  const key = dataDir ? path.resolve(dataDir, 'pglite') : `memory:${Math.random()}`;
+  const existing = pglites.get(key);
+  if (existing) {
+    existing.users += 1;
+    return existing.instance;
+  }
+  let lockFile: string | undefined;
+  let instance: PGlite;
+  if (dataDir) {
+    mkdirSync(key, { recursive: true });
+    lockFile = lockDataFolder(path.resolve(dataDir));
+    instance = await PGlite.create(key);
+  } else {
+    instance = await PGlite.create();
+  }
+  pglites.set(key, { instance, users: 1, ...(lockFile ? { lockFile } : {}) });
+  (instance as PGlite & { symbeonKey?: string }).symbeonKey = key;
+  return instance;
+}
+
+async function releasePglite(instance: PGlite): Promise<void> {
+  const key = (instance as PGlite & { symbeonKey?: string }).symbeonKey;
+  const entry = key ? pglites.get(key) : undefined;
+  if (!entry || !key) return;
+  entry.users -= 1;
+  if (entry.users > 0) return;
+  pglites.delete(key);
+  await entry.instance.close();
+  if (entry.lockFile) rmSync(entry.lockFile, { force: true });
+}
+
+function queryLogger(onQuery: DatabaseOptions<Record<string, unknown>>['onQuery']): DrizzleLogger | undefined {
+  return onQuery ? { logQuery: (query, params) => onQuery(query, params) } : undefined;
+}
+
+/**
+ * Opens the subgraph's database and brings its schema up to date. PostgreSQL runs the migrations under
+ * an advisory lock so replicas starting together apply each migration once.
+ */
+export async function openDatabase<TSchema extends Record<string, unknown>>(
+  options: DatabaseOptions<TSchema>,
+): Promise<Database<TSchema>> {
+  const migrationConfig = {
+    migrationsFolder: options.migrationsFolder,
+    migrationsSchema: options.schemaName,
+    migrationsTable: '__migrations',
+  };
+  const logger = queryLogger(options.onQuery);
+
+  if (options.databaseUrl) {
+    const url = options.databaseUrl;
+    const migrator = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      await migrator`select pg_advisory_lock(hashtext(${`symbeon:migrate:${options.schemaName}`}))`;
+      await migratePostgres(drizzlePostgres(migrator), migrationConfig);
+    } finally {
+      await migrator.end({ timeout: 5 });
+    }
+    const client = postgres(url, { max: options.poolMax ?? 10, onnotice: () => {} });
+    const db = drizzlePostgres(client, { schema: options.schema, ...(logger ? { logger } : {}) });
+    return {
+      db: db as unknown as Db<TSchema>,
+      kind: 'postgres',
+      ping: async () => {
+        await client`select 1`;
+      },
+      close: () => client.end({ timeout: 5 }),
+    };
+  }
+
+  const instance = await acquirePglite(options.dataDir);
+  await migratePglite(drizzlePglite(instance), migrationConfig);
+  const db = drizzlePglite(instance, { schema: options.schema, ...(logger ? { logger } : {}) });
+  return {
+    db: db as unknown as Db<TSchema>,
+    kind: 'pglite',
+    ping: async () => {
+      await db.execute(sql`select 1`);
+    },
+    close: () => releasePglite(instance),
+  };
+}

@@ -1,0 +1,25 @@
+import { asResult, type GraphQLResolverMap } from '@symbeon/kernel';
+import type { LearningContext } from '../../context.js';
+import type { EnrollmentRow } from './enrollments-storage.js';
+
+export const enrollmentsResolvers: GraphQLResolverMap<LearningContext> = {
+  Mutation: {
+    enrollInCourse: (_: unknown, args: { courseId: string; userId: string }, context: LearningContext) =>
+      asResult(async () => ({ enrollment: await context.enrollments.enroll(args.courseId, args.userId) })),
+    recordCourseProgress: (_: unknown, args: { enrollmentId: string; progress: number }, context: LearningContext) =>
+      asResult(async () => ({
+        enrollment: await context.enrollments.recordProgress(args.enrollmentId, args.progress),
+      })),
+  },
+  Enrollment: {
+    __resolveReference: (reference: { id: string }, context: LearningContext) =>
+      context.loaders.enrollmentById.load(reference.id),
+    user: (enrollment: EnrollmentRow) => ({ __typename: 'User', id: enrollment.userId }),
+    course: (enrollment: EnrollmentRow, _: unknown, context: LearningContext) =>
+      context.loaders.courseById.load(enrollment.courseId),
+  },
+  User: {
+    enrollments: (user: { id: string }, _: unknown, context: LearningContext) =>
+      context.loaders.enrollmentsByUser.load(user.id),
+  },
+};

@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { canConnect, servicesRequired } from '@symbeon/kernel/testing';
+import { graphqlClient, type GraphQLRequest } from './graphql.js';
+import { startProcess, type RunningProcess } from './processes.js';
+
+export interface TestStack {
+  /** The gateway's origin, e.g. http://127.0.0.1:41234 */
+  url: string;
+  graphql: GraphQLRequest;
+  /** Subgraph origins, e.g. http://127.0.0.1:41235 (GraphQL at /graphql). */
+  subgraphUrls: { identity: string; learning: string };
+  process: RunningProcess;
+  /** Environment the stack runs with (database, Redis, data folder). */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** Where the stack's state goes: a fresh PostgreSQL database and Redis prefix when available, else PGlite. */
+async function isolatedServices(): Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }> {
+  const env: Record<string, string> = {};
+  const cleanups: Array<() => Promise<void>> = [];
+  const adminUrl = process.env.DATABASE_URL;
+  if (adminUrl && (await canConnect(adminUrl, 5432))) {
+    const name = `symbeon_e2e_${randomBytes(6).toString('hex')}`;
+    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database ${name}`);
+    await admin.end();
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    env.DATABASE_URL = url.toString();
+    cleanups.push(async () => {
+      const dropper = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      await dropper.unsafe(`drop database if exists ${name} with (force)`);
+      await dropper.end();
+    });
+  } else if (servicesRequired) {
+    throw new Error('DATABASE_URL must be reachable for end-to-end tests in CI');
+  } else {
+    env.DATABASE_URL = '';
+  }
+  const redisUrl = process.env.REDIS_URL;
+  if (redisUrl && (await canConnect(redisUrl, 6379))) {
+    env.REDIS_URL = redisUrl;
+    env.REDIS_PREFIX = `e2e:${randomBytes(6).toString('hex')}`;
+  } else if (servicesRequired) {
+    throw new Error('REDIS_URL must be reachable for end-to-end tests in CI');
+  } else {
+    env.REDIS_URL = '';
+  }
+  return { env, cleanup: async () => void (await Promise.all(cleanups.map((cleanup) => cleanup()))) };
+}
+
+/**
+ * Starts the whole system the way `npm start` does, on ephemeral ports and its own data, and waits until
+ * the gateway is ready. Demo data is seeded.
+ */
+export async function startTestStack(extraEnv: Record<string, string> = {}): Promise<TestStack> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'symbeon-e2e-'));
+  const services = await isolatedServices();
+  const env = {
+    ...services.env,
+    DATA_DIR: dataDir,
+    PORT: '0',
+    IDENTITY_PORT: '0',
+    LEARNING_PORT: '0',
+    SEED_DEMO_DATA: 'true',
+    ...extraEnv,
+  };
+  const proc = startProcess('stack/src/index.ts', env);
+  try {
+    const [, url] = await proc.waitFor(/GraphQL API \+ Apollo Sandbox\s+(http:\/\/\S+)\/graphql/, 120_000);
+    const [, identity] = await proc.waitFor(/identity subgraph\s+(http:\/\/\S+?)\/graphql/);
+    const [, learning] = await proc.waitFor(/learning subgraph\s+(http:\/\/\S+?)\/graphql/);
+    return {
+      url: url!,
+      graphql: graphqlClient(`${url}/graphql`),
+      subgraphUrls: { identity: identity!, learning: learning! },
+      process: proc,
+      env,
+      async stop() {
+        await proc.stop();
+        await services.cleanup();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await proc.stop();
+    await services.cleanup();
+    throw error;
+  }
+}
