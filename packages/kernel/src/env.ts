@@ -66,7 +66,9 @@ export const envField = {
     z
       .enum(['true', 'false', '1', '0', 'yes', 'no'])
       .optional()
-      .transform((value) => (value === undefined ? undefined : value === 'true' || value === '1' || value === 'yes')),
+      .transform((value) =>
+        value === undefined ? undefined : value === 'true' || value === '1' || value === 'yes',
+      ),
   list: (fallback: string) =>
     z
       .string()
@@ -86,9 +88,15 @@ export const commonEnvShape = {
   NODE_ENV: envField.nodeEnv(),
   LOG_LEVEL: envField.logLevel(),
   /** PostgreSQL (services profile). Unset: PGlite under DATA_DIR (embedded profile). */
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
   /** Redis (services profile). Unset: in-process cache, bus and jobs (embedded profile). */
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .optional(),
   /** Embedded profile state: PGlite, chain, content store. */
   DATA_DIR: z.string().default('.data'),
   /** Namespace for Redis keys, streams and queues, so several deployments can share one Redis. */

@@ -66,6 +66,8 @@ export async function asResult<T extends object>(
 export function inputError(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>, root = 'input') {
   const first = issues[0];
   const field = first ? [root, ...first.path.map(String)].join('.') : root;
-  const message = issues.map((issue) => `${[root, ...issue.path.map(String)].join('.')}: ${issue.message}`).join('; ');
+  const message = issues
+    .map((issue) => `${[root, ...issue.path.map(String)].join('.')}: ${issue.message}`)
+    .join('; ');
   return new DomainError(ErrorCode.BAD_USER_INPUT, message, field);
 }

@@ -106,7 +106,9 @@ async function releasePglite(instance: PGlite): Promise<void> {
   if (entry.lockFile) rmSync(entry.lockFile, { force: true });
 }
 
-function queryLogger(onQuery: DatabaseOptions<Record<string, unknown>>['onQuery']): DrizzleLogger | undefined {
+function queryLogger(
+  onQuery: DatabaseOptions<Record<string, unknown>>['onQuery'],
+): DrizzleLogger | undefined {
   return onQuery ? { logQuery: (query, params) => onQuery(query, params) } : undefined;
 }
 

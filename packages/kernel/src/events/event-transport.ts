@@ -29,7 +29,7 @@ export interface SubscribeOptions {
   group: string;
   /** Event types to receive. */
   types: readonly string[];
-  /** How many times a failing event is retried before it is parked as dead (default 10). */
+  /** Deliveries in total, the first included, before a failing event is parked as dead (default 10). */
   maxAttempts?: number;
   /** Delay before a failed event is redelivered (default 1 000 ms, doubled per attempt, capped). */
   retryDelayMs?: number;

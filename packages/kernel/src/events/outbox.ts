@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, inArray, isNull, lt, sql } from 'drizzle-orm';
-import { bigserial, index, jsonb, primaryKey, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
+import {
+  bigserial,
+  index,
+  jsonb,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+  type PgSchema,
+} from 'drizzle-orm/pg-core';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import type { DeliveredEvent, EventEnvelope, EventTransport, Subscription } from './event-transport.js';
@@ -22,7 +31,11 @@ export function eventTables(schema: PgSchema) {
       // Written only by the relay.
       publishedAt: timestamp('published_at', { withTimezone: true }),
     },
-    (table) => [index('outbox_unpublished_idx').on(table.seq).where(sql`${table.publishedAt} is null`)],
+    (table) => [
+      index('outbox_unpublished_idx')
+        .on(table.seq)
+        .where(sql`${table.publishedAt} is null`),
+    ],
   );
   const processedEvents = schema.table(
     'processed_events',

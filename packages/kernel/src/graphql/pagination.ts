@@ -8,7 +8,12 @@ export interface Edge<TNode> {
 
 export interface Connection<TNode> {
   edges: Edge<TNode>[];
-  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+  pageInfo: {
+    hasNextPage: boolean;
+    hasPreviousPage: boolean;
+    startCursor: string | null;
+    endCursor: string | null;
+  };
 }
 
 export const MAX_PAGE_SIZE = 100;
@@ -39,7 +44,11 @@ export function decodeCursor(cursor: string, shape: readonly ('string' | 'number
   } catch {
     // fall through to the error below
   }
-  throw new DomainError(ErrorCode.BAD_USER_INPUT, 'after is not a cursor returned by this connection', 'after');
+  throw new DomainError(
+    ErrorCode.BAD_USER_INPUT,
+    'after is not a cursor returned by this connection',
+    'after',
+  );
 }
 
 /** Builds a connection from `size + 1` rows fetched after the cursor: the extra row proves a next page. */

@@ -4,9 +4,12 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{
 
 function parseIso(value: unknown): Date {
   if (typeof value !== 'string' || !ISO.test(value)) {
-    throw new GraphQLError('DateTime must be an ISO-8601 string with a time zone, e.g. 2026-11-29T10:00:00Z', {
-      extensions: { code: 'BAD_USER_INPUT' },
-    });
+    throw new GraphQLError(
+      'DateTime must be an ISO-8601 string with a time zone, e.g. 2026-11-29T10:00:00Z',
+      {
+        extensions: { code: 'BAD_USER_INPUT' },
+      },
+    );
   }
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) {

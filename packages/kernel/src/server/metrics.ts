@@ -13,7 +13,9 @@ export function createMetricsRegistry(service: string, options: { processMetrics
 }
 
 /** Counts and times GraphQL operations by name and outcome. */
-export function graphqlMetricsPlugin<TContext extends BaseContext>(registry: Registry): ApolloServerPlugin<TContext> {
+export function graphqlMetricsPlugin<TContext extends BaseContext>(
+  registry: Registry,
+): ApolloServerPlugin<TContext> {
   const requests = new Counter({
     name: 'graphql_requests_total',
     help: 'GraphQL operations handled',

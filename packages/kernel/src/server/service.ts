@@ -4,7 +4,11 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { HttpError, requestIdentity, sendJson, withRequestScope, type RequestIdentity } from './http.js';
 
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse, identity: RequestIdentity) => Promise<void>;
+export type RouteHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  identity: RequestIdentity,
+) => Promise<void>;
 
 export interface HttpServiceOptions {
   name: string;
@@ -105,12 +109,15 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Run
       stopped ??= (async () => {
         stopping = true;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Keep-alive connections turn idle as their in-flight requests finish: close them as they do.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
         server.closeIdleConnections();
         await options.onStop?.();
         const timeout = setTimeout(() => server.closeAllConnections(), options.drainTimeoutMs ?? 10_000);
         timeout.unref();
         await closed;
         clearTimeout(timeout);
+        clearInterval(sweep);
         logger.info(`${options.name} stopped`);
       })();
       return stopped;

@@ -8,7 +8,14 @@ import { DomainError } from '../errors.js';
 import { DateTimeScalar } from '../graphql/scalars.js';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { GraphQLScalarType, Kind, parse, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import {
+  GraphQLScalarType,
+  Kind,
+  parse,
+  type DocumentNode,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -75,7 +82,9 @@ function mergeResolvers<TContext>(options: {
   const declaresDateTime = options.typeDefs.definitions.some(
     (definition) => definition.kind === Kind.SCALAR_TYPE_DEFINITION && definition.name.value === 'DateTime',
   );
-  const maps: unknown[] = declaresDateTime ? [{ DateTime: DateTimeScalar }, ...options.resolvers] : options.resolvers;
+  const maps: unknown[] = declaresDateTime
+    ? [{ DateTime: DateTimeScalar }, ...options.resolvers]
+    : options.resolvers;
   for (const map of maps as Record<string, unknown>[]) {
     for (const [type, fields] of Object.entries(map)) {
       if (fields instanceof GraphQLScalarType) {
