@@ -11,14 +11,18 @@ export function applyCors(req: IncomingMessage, res: ServerResponse, allowed: Re
   const permitted = typeof origin === 'string' && (allowed.has(origin) || allowed.has('*'));
   if (permitted) {
     res.setHeader('access-control-allow-origin', origin);
-    res.setHeader('access-control-expose-headers', 'x-request-id, traceparent, ratelimit-limit, ratelimit-remaining, ratelimit-reset, retry-after');
+    res.setHeader(
+      'access-control-expose-headers',
+      'x-request-id, traceparent, ratelimit-limit, ratelimit-remaining, ratelimit-reset, retry-after',
+    );
   }
   if (req.method !== 'OPTIONS') return false;
   if (permitted) {
     res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
     res.setHeader(
       'access-control-allow-headers',
-      req.headers['access-control-request-headers'] ?? 'content-type, authorization, x-api-key, apollo-require-preflight',
+      req.headers['access-control-request-headers'] ??
+        'content-type, authorization, x-api-key, apollo-require-preflight',
     );
     res.setHeader('access-control-max-age', '600');
   }

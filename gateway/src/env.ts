@@ -24,8 +24,12 @@ export const gatewayEnvShape = {
   MAX_QUERY_ALIASES: z.coerce.number().int().min(0).default(30),
   MAX_QUERY_TOKENS: z.coerce.number().int().min(100).default(5000),
   MAX_QUERY_DIRECTIVES: z.coerce.number().int().min(0).default(50),
-  MAX_QUERY_COST: z.coerce.number().int().min(1).default(5000),
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  MAX_QUERY_COST: z.coerce.number().int().min(1).default(20_000),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
   /** Per subgraph request: connect + headers + body. */
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** Keep-alive connections per subgraph origin. */

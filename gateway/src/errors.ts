@@ -17,7 +17,10 @@ export function createErrorFormatter(logger: Logger, requestIdOf: () => string |
       const { stacktrace: _stacktrace, exception: _exception, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
-    logger.error({ err: error, path: formatted.path, serviceName: formatted.extensions?.serviceName }, 'masked error');
+    logger.error(
+      { err: error, path: formatted.path, serviceName: formatted.extensions?.serviceName },
+      'masked error',
+    );
     return {
       message: 'Internal server error',
       ...(formatted.path ? { path: formatted.path } : {}),

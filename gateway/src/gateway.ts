@@ -43,7 +43,10 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const { env, logger } = deps;
   const registry = createMetricsRegistry('gateway');
   const metrics = createGatewayMetrics(registry);
-  const agent = createSubgraphAgent({ connections: env.SUBGRAPH_CONNECTIONS, timeoutMs: env.SUBGRAPH_TIMEOUT_MS });
+  const agent = createSubgraphAgent({
+    connections: env.SUBGRAPH_CONNECTIONS,
+    timeoutMs: env.SUBGRAPH_TIMEOUT_MS,
+  });
   const dataSources = new Map<string, SubgraphDataSource>();
   const source = supergraphFile(env.SUPERGRAPH_PATH, { logger, metrics });
 
@@ -53,7 +56,13 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     buildService: ({ name, url }) => {
       const target = env.subgraphUrls[name.toLowerCase()] ?? url;
       if (!target) throw new Error(`The supergraph gives no URL for subgraph "${name}"`);
-      const dataSource = new SubgraphDataSource({ name, url: target, agent, metrics, timeoutMs: env.SUBGRAPH_TIMEOUT_MS });
+      const dataSource = new SubgraphDataSource({
+        name,
+        url: target,
+        agent,
+        metrics,
+        timeoutMs: env.SUBGRAPH_TIMEOUT_MS,
+      });
       dataSources.set(name, dataSource);
       return dataSource;
     },
@@ -84,7 +93,10 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       ...armor.plugins,
       graphqlMetricsPlugin<GatewayContext>(registry),
       env.SANDBOX
-        ? sandboxLandingPage({ initialDocument: '{\n  courses(first: 3) {\n    edges { node { title instructor { displayName } } }\n  }\n}\n' })
+        ? sandboxLandingPage({
+            initialDocument:
+              '{\n  courses(first: 3) {\n    edges { node { title instructor { displayName } } }\n  }\n}\n',
+          })
         : ApolloServerPluginLandingPageDisabled(),
     ],
   });

@@ -6,7 +6,8 @@ import type { ApolloServerPlugin } from '@apollo/server';
  * they stay right behind proxies and on any port. The Sandbox script loads from Apollo's CDN: it renders
  * for users online.
  */
-export const SANDBOX_SCRIPT = 'https://embeddable-sandbox.cdn.apollographql.com/_latest/embeddable-sandbox.umd.production.min.js';
+export const SANDBOX_SCRIPT =
+  'https://embeddable-sandbox.cdn.apollographql.com/_latest/embeddable-sandbox.umd.production.min.js';
 
 export function sandboxLandingPage(options: { initialDocument: string }): ApolloServerPlugin {
   const config = JSON.stringify({ initialDocument: options.initialDocument }).replace(/</g, '\\u003c');
@@ -42,7 +43,11 @@ export function sandboxLandingPage(options: { initialDocument: string }): Apollo
 </html>`;
   return {
     async serverWillStart() {
-      return { async renderLandingPage() { return { html }; } };
+      return {
+        async renderLandingPage() {
+          return { html };
+        },
+      };
     },
   };
 }

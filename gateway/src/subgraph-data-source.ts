@@ -64,7 +64,8 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
       'content-type': 'application/json',
       accept: 'application/graphql-response+json, application/json',
     };
-    const context = (options.kind as string) === INCOMING_OPERATION ? (options.context as GatewayContext) : undefined;
+    const context =
+      (options.kind as string) === INCOMING_OPERATION ? (options.context as GatewayContext) : undefined;
     if (context) {
       headers['x-request-id'] = context.requestId;
       headers.traceparent = formatTraceparent(childTrace(context.trace));
@@ -108,9 +109,12 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     }
     if (!isGraphQLResult(parsed)) {
       observe('bad_response');
-      throw new GraphQLError(`Subgraph "${this.name}" answered with HTTP ${response.statusCode} and no GraphQL result`, {
-        extensions: { code: SUBGRAPH_BAD_RESPONSE, serviceName: this.name },
-      });
+      throw new GraphQLError(
+        `Subgraph "${this.name}" answered with HTTP ${response.statusCode} and no GraphQL result`,
+        {
+          extensions: { code: SUBGRAPH_BAD_RESPONSE, serviceName: this.name },
+        },
+      );
     }
     observe(response.statusCode < 400 ? 'ok' : `http_${response.statusCode}`);
     // GraphQL-over-HTTP answers 4xx with a GraphQL body for request errors: pass its errors on.

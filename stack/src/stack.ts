@@ -1,7 +1,14 @@
 import { parseGatewayEnv, startGateway, type Gateway } from '@symbeon/gateway';
 import { parseIdentityEnv, startIdentity, seedIdentityDemo, type IdentityService } from '@symbeon/identity';
 import { parseLearningEnv, seedLearningDemo, startLearning, type LearningService } from '@symbeon/learning';
-import { createEventTransport, createLogger, EnvError, parseEnv, envField, type EventTransport } from '@symbeon/kernel';
+import {
+  createEventTransport,
+  createLogger,
+  EnvError,
+  parseEnv,
+  envField,
+  type EventTransport,
+} from '@symbeon/kernel';
 
 export const stackEnvShape = {
   LOG_LEVEL: envField.logLevel(),
@@ -55,9 +62,17 @@ export async function startStack(source: Record<string, string | undefined> = pr
     await transport.close();
   };
   try {
-    const identity = await startIdentity({ env: env.identity, logger: createLogger('identity', { level }), transport });
+    const identity = await startIdentity({
+      env: env.identity,
+      logger: createLogger('identity', { level }),
+      transport,
+    });
     started.push(identity);
-    const learning = await startLearning({ env: env.learning, logger: createLogger('learning', { level }), transport });
+    const learning = await startLearning({
+      env: env.learning,
+      logger: createLogger('learning', { level }),
+      transport,
+    });
     started.push(learning);
 
     if (env.stack.SEED_DEMO_DATA ?? profile === 'embedded') {

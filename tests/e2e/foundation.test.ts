@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCodes, startTestStack, type TestStack } from '../kit/index.js';
+import { errorCodes, startTestStack, type GraphQLResponse, type TestStack } from '../kit/index.js';
 
 // The foundation as a user meets it: `npm start`, then the API through the gateway only.
 let stack: TestStack;
@@ -13,7 +13,10 @@ afterAll(async () => {
 });
 
 async function userId(handle: string): Promise<string> {
-  const response = await stack.graphql<{ user: { id: string } }>('query($h: String) { user(handle: $h) { id } }', { h: handle });
+  const response = await stack.graphql<{ user: { id: string } }>(
+    'query($h: String) { user(handle: $h) { id } }',
+    { h: handle },
+  );
   return response.body.data!.user.id;
 }
 
@@ -40,12 +43,14 @@ describe('the supergraph through the gateway', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 10; page += 1) {
-      const response: Awaited<ReturnType<typeof stack.graphql>> = await stack.graphql(
+      const response: GraphQLResponse<any> = await stack.graphql(
         'query($after: String) { courses(first: 2, after: $after) { edges { node { slug publishedAt } } pageInfo { hasNextPage endCursor } } }',
         { after },
       );
       const connection = response.body.data!.courses;
-      seen.push(...connection.edges.map((edge: { node: { slug: string; publishedAt: string } }) => edge.node.slug));
+      seen.push(
+        ...connection.edges.map((edge: { node: { slug: string; publishedAt: string } }) => edge.node.slug),
+      );
       for (const edge of connection.edges) expect(edge.node.publishedAt).not.toBeNull();
       if (!connection.pageInfo.hasNextPage) break;
       after = connection.pageInfo.endCursor;
@@ -72,7 +77,9 @@ describe('the supergraph through the gateway', () => {
     const response = await stack.graphql(
       '{ events(first: 10) { edges { node { title startsAt seatsLeft capacity location onlineUrl } } } }',
     );
-    const events = response.body.data!.events.edges.map((edge: { node: Record<string, unknown> }) => edge.node);
+    const events = response.body.data!.events.edges.map(
+      (edge: { node: Record<string, unknown> }) => edge.node,
+    );
     expect(events.length).toBeGreaterThanOrEqual(3);
     const starts = events.map((event: { startsAt: string }) => Date.parse(event.startsAt));
     expect(starts).toEqual([...starts].sort((a, b) => a - b));
@@ -104,13 +111,19 @@ describe('the supergraph through the gateway', () => {
     expect(course.publishedAt).toBeNull();
     expect(course.instructor.displayName).toBe('Grace Hopper');
 
-    const early = await stack.graphql('mutation($c: ID!, $u: ID!) { enrollInCourse(courseId: $c, userId: $u) { ok error { code } } }', {
-      c: course.id,
-      u: learnerId,
-    });
+    const early = await stack.graphql(
+      'mutation($c: ID!, $u: ID!) { enrollInCourse(courseId: $c, userId: $u) { ok error { code } } }',
+      {
+        c: course.id,
+        u: learnerId,
+      },
+    );
     expect(early.body.data!.enrollInCourse.error.code).toBe('INVALID_STATE');
 
-    const published = await stack.graphql('mutation($id: ID!) { publishCourse(id: $id) { ok course { publishedAt } } }', { id: course.id });
+    const published = await stack.graphql(
+      'mutation($id: ID!) { publishCourse(id: $id) { ok course { publishedAt } } }',
+      { id: course.id },
+    );
     expect(published.body.data!.publishCourse.course.publishedAt).not.toBeNull();
 
     const enrolled = await stack.graphql(
@@ -124,13 +137,19 @@ describe('the supergraph through the gateway', () => {
       'mutation($id: ID!) { recordCourseProgress(enrollmentId: $id, progress: 100) { ok enrollment { status progress completedAt } } }',
       { id: enrollment.id },
     );
-    expect(done.body.data!.recordCourseProgress.enrollment).toMatchObject({ status: 'COMPLETED', progress: 100 });
+    expect(done.body.data!.recordCourseProgress.enrollment).toMatchObject({
+      status: 'COMPLETED',
+      progress: 100,
+    });
     expect(done.body.data!.recordCourseProgress.enrollment.completedAt).not.toBeNull();
 
-    const again = await stack.graphql('mutation($c: ID!, $u: ID!) { enrollInCourse(courseId: $c, userId: $u) { ok error { code } } }', {
-      c: course.id,
-      u: learnerId,
-    });
+    const again = await stack.graphql(
+      'mutation($c: ID!, $u: ID!) { enrollInCourse(courseId: $c, userId: $u) { ok error { code } } }',
+      {
+        c: course.id,
+        u: learnerId,
+      },
+    );
     expect(again.body.data!.enrollInCourse).toEqual({ ok: false, error: { code: 'CONFLICT' } });
   });
 
@@ -146,15 +165,22 @@ describe('the supergraph through the gateway', () => {
     await stack.graphql('mutation($id: ID!) { publishEvent(id: $id) { ok } }', { id: eventId });
     const results = await Promise.all(
       users.map((user) =>
-        stack.graphql('mutation($e: ID!, $u: ID!) { registerForEvent(eventId: $e, userId: $u) { ok error { code message } } }', {
-          e: eventId,
-          u: user,
-        }),
+        stack.graphql(
+          'mutation($e: ID!, $u: ID!) { registerForEvent(eventId: $e, userId: $u) { ok error { code message } } }',
+          {
+            e: eventId,
+            u: user,
+          },
+        ),
       ),
     );
     const outcomes = results.map((result) => result.body.data!.registerForEvent);
     expect(outcomes.filter((outcome) => outcome.ok)).toHaveLength(2);
-    expect(outcomes.filter((outcome) => !outcome.ok).every((outcome) => outcome.error.message === 'The event is full')).toBe(true);
+    expect(
+      outcomes
+        .filter((outcome) => !outcome.ok)
+        .every((outcome) => outcome.error.message === 'The event is full'),
+    ).toBe(true);
     const event = await stack.graphql('query($id: ID!) { event(id: $id) { seatsLeft } }', { id: eventId });
     expect(event.body.data!.event.seatsLeft).toBe(0);
   });
@@ -176,7 +202,9 @@ describe('bad input gets a clear error and changes nothing', () => {
   });
 
   it('invalid variables are BAD_USER_INPUT naming the variable', async () => {
-    const response = await stack.graphql('query($n: Int!) { courses(first: $n) { edges { cursor } } }', { n: 'three' });
+    const response = await stack.graphql('query($n: Int!) { courses(first: $n) { edges { cursor } } }', {
+      n: 'three',
+    });
     expect(response.status).toBe(400);
     expect(errorCodes(response)).toEqual(['BAD_USER_INPUT']);
     expect(response.body.errors![0]!.message).toContain('$n');
@@ -218,13 +246,19 @@ describe('bad input gets a clear error and changes nothing', () => {
   it('a taken slug is CONFLICT and an unknown instructor NOT_FOUND, changing nothing', async () => {
     const before = await catalogueSlugs();
     const input = { title: 'Dup', summary: 'x', level: 'BEGINNER', durationMinutes: 5 };
-    const taken = await stack.graphql('mutation($input: CreateCourseInput!) { createCourse(input: $input) { ok error { code field } } }', {
-      input: { ...input, slug: 'smart-contract-fundamentals', instructorId: await userId('ada') },
-    });
+    const taken = await stack.graphql(
+      'mutation($input: CreateCourseInput!) { createCourse(input: $input) { ok error { code field } } }',
+      {
+        input: { ...input, slug: 'smart-contract-fundamentals', instructorId: await userId('ada') },
+      },
+    );
     expect(taken.body.data!.createCourse.error).toEqual({ code: 'CONFLICT', field: 'input.slug' });
-    const unknown = await stack.graphql('mutation($input: CreateCourseInput!) { createCourse(input: $input) { ok error { code field } } }', {
-      input: { ...input, slug: 'fresh-slug', instructorId: '00000000-0000-4000-8000-000000000000' },
-    });
+    const unknown = await stack.graphql(
+      'mutation($input: CreateCourseInput!) { createCourse(input: $input) { ok error { code field } } }',
+      {
+        input: { ...input, slug: 'fresh-slug', instructorId: '00000000-0000-4000-8000-000000000000' },
+      },
+    );
     expect(unknown.body.data!.createCourse.error).toEqual({ code: 'NOT_FOUND', field: 'input.instructorId' });
     expect(await catalogueSlugs()).toEqual(before);
   });
@@ -236,7 +270,9 @@ describe('bad input gets a clear error and changes nothing', () => {
     expect(deep.status).toBe(400);
     expect(errorCodes(deep)).toContain('GRAPHQL_VALIDATION_FAILED');
     expect(deep.body.errors!.map((error) => error.message).join(' ')).toMatch(/depth/i);
-    const aliases = await stack.graphql(`{ ${Array.from({ length: 40 }, (_, i) => `a${i}: user(handle: "ada") { id }`).join(' ')} }`);
+    const aliases = await stack.graphql(
+      `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: user(handle: "ada") { id }`).join(' ')} }`,
+    );
     expect(errorCodes(aliases)).toContain('GRAPHQL_VALIDATION_FAILED');
     expect(aliases.body.errors!.map((error) => error.message).join(' ')).toMatch(/aliases/i);
     const tokens = await stack.graphql(`{ ${'__typename '.repeat(6000)} }`);
@@ -250,11 +286,17 @@ describe('the gateway as an HTTP service', () => {
     expect((await fetch(`${stack.url}/health`)).status).toBe(200);
     const ready = await fetch(`${stack.url}/ready`);
     expect(ready.status).toBe(200);
-    await stack.graphql('query CatalogueForMetrics { courses(first: 1) { edges { node { instructor { handle } } } } }');
+    await stack.graphql(
+      'query CatalogueForMetrics { courses(first: 1) { edges { node { instructor { handle } } } } }',
+    );
     const metrics = await (await fetch(`${stack.url}/metrics`)).text();
     expect(metrics).toMatch(/graphql_requests_total\{[^}]*operation="CatalogueForMetrics"[^}]*\} [1-9]/);
-    expect(metrics).toMatch(/gateway_subgraph_request_duration_seconds_count\{[^}]*subgraph="identity",outcome="ok"\} [1-9]/);
-    expect(metrics).toMatch(/gateway_subgraph_request_duration_seconds_count\{[^}]*subgraph="learning",outcome="ok"\} [1-9]/);
+    expect(metrics).toMatch(
+      /gateway_subgraph_request_duration_seconds_count\{[^}]*subgraph="identity",outcome="ok"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /gateway_subgraph_request_duration_seconds_count\{[^}]*subgraph="learning",outcome="ok"\} [1-9]/,
+    );
   });
 
   it('serves Apollo Sandbox to browsers, pointed at its own HTTP and WebSocket endpoints', async () => {
@@ -262,7 +304,7 @@ describe('the gateway as an HTTP service', () => {
     expect(response.status).toBe(200);
     const html = await response.text();
     expect(html).toContain('new window.EmbeddedSandbox');
-    expect(html).toContain("initialEndpoint: http");
+    expect(html).toContain('initialEndpoint: http');
     expect(html).toContain('initialSubscriptionEndpoint: ws');
     expect(html).toContain("window.location.host + '/graphql'");
   });

@@ -29,7 +29,11 @@ let supergraphPath: string;
 
 const crossSubgraph = '{ user(handle: "ada") { displayName coursesTaught { slug } } }';
 
-async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+async function eventually<T>(
+  probe: () => Promise<T>,
+  accept: (value: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -105,11 +109,15 @@ describe('the gateway alone, over any composed supergraph', () => {
       (response) => errorCodes(response).includes('GRAPHQL_VALIDATION_FAILED'),
     );
     expect(errorCodes(narrowed)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
-    expect((await graphql('{ user(handle: "ada") { displayName } }')).body.data!.user.displayName).toBe('Ada Lovelace');
+    expect((await graphql('{ user(handle: "ada") { displayName } }')).body.data!.user.displayName).toBe(
+      'Ada Lovelace',
+    );
 
     writeFileSync(supergraphPath, 'this is not a supergraph');
     await gateway.waitFor(/supergraph rejected; keeping the current one/);
-    expect((await graphql('{ user(handle: "ada") { displayName } }')).body.data!.user.displayName).toBe('Ada Lovelace');
+    expect((await graphql('{ user(handle: "ada") { displayName } }')).body.data!.user.displayName).toBe(
+      'Ada Lovelace',
+    );
 
     copyFileSync(path.join(repositoryRoot, 'schema', 'supergraph.graphql'), supergraphPath);
     const widened = await eventually(

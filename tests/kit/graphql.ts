@@ -16,7 +16,11 @@ export function graphqlClient(endpoint: string) {
   ): Promise<GraphQLResponse<TData>> {
     const response = await fetch(endpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json, application/json',
+        ...headers,
+      },
       body: JSON.stringify({ query, variables }),
     });
     const text = await response.text();

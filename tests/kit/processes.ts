@@ -47,11 +47,14 @@ export function startProcess(entry: string, env: Record<string, string | undefin
           const match = output.match(pattern);
           if (match) return done(() => resolve(match));
           if (exited !== undefined) {
-            done(() => reject(new Error(`${entry} exited (${exited}) before printing ${pattern}:\n${output}`)));
+            done(() =>
+              reject(new Error(`${entry} exited (${exited}) before printing ${pattern}:\n${output}`)),
+            );
           }
         };
         const timer = setTimeout(
-          () => done(() => reject(new Error(`${entry} did not print ${pattern} in ${timeoutMs} ms:\n${output}`))),
+          () =>
+            done(() => reject(new Error(`${entry} did not print ${pattern} in ${timeoutMs} ms:\n${output}`))),
           timeoutMs,
         );
         const done = (settle: () => void) => {

@@ -16,6 +16,8 @@ export interface TestStack {
   process: RunningProcess;
   /** Environment the stack runs with (database, Redis, data folder). */
   env: Record<string, string>;
+  /** Stops the process (SIGTERM, as Ctrl-C) and starts it again on the same data; resolves with the exit code. */
+  restart(): Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,19 @@ async function isolatedServices(): Promise<{ env: Record<string, string>; cleanu
   return { env, cleanup: async () => void (await Promise.all(cleanups.map((cleanup) => cleanup()))) };
 }
 
+async function launch(env: Record<string, string>) {
+  const proc = startProcess('stack/src/index.ts', env);
+  try {
+    const [, url] = await proc.waitFor(/GraphQL API \+ Apollo Sandbox\s+(http:\/\/\S+)\/graphql/, 120_000);
+    const [, identity] = await proc.waitFor(/identity subgraph\s+(http:\/\/\S+?)\/graphql/);
+    const [, learning] = await proc.waitFor(/learning subgraph\s+(http:\/\/\S+?)\/graphql/);
+    return { proc, url: url!, subgraphUrls: { identity: identity!, learning: learning! } };
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+}
+
 /**
  * Starts the whole system the way `npm start` does, on ephemeral ports and its own data, and waits until
  * the gateway is ready. Demo data is seeded.
@@ -70,26 +85,38 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
     SEED_DEMO_DATA: 'true',
     ...extraEnv,
   };
-  const proc = startProcess('stack/src/index.ts', env);
-  try {
-    const [, url] = await proc.waitFor(/GraphQL API \+ Apollo Sandbox\s+(http:\/\/\S+)\/graphql/, 120_000);
-    const [, identity] = await proc.waitFor(/identity subgraph\s+(http:\/\/\S+?)\/graphql/);
-    const [, learning] = await proc.waitFor(/learning subgraph\s+(http:\/\/\S+?)\/graphql/);
-    return {
-      url: url!,
-      graphql: graphqlClient(`${url}/graphql`),
-      subgraphUrls: { identity: identity!, learning: learning! },
-      process: proc,
-      env,
-      async stop() {
-        await proc.stop();
-        await services.cleanup();
-        rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
-  } catch (error) {
-    await proc.stop();
+  const cleanup = async () => {
     await services.cleanup();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  let running;
+  try {
+    running = await launch(env);
+  } catch (error) {
+    await cleanup();
     throw error;
   }
+  const stack: TestStack = {
+    url: running.url,
+    graphql: graphqlClient(`${running.url}/graphql`),
+    subgraphUrls: running.subgraphUrls,
+    process: running.proc,
+    env,
+    async restart() {
+      const code = await stack.process.stop();
+      const next = await launch(env);
+      Object.assign(stack, {
+        url: next.url,
+        graphql: graphqlClient(`${next.url}/graphql`),
+        subgraphUrls: next.subgraphUrls,
+        process: next.proc,
+      });
+      return code;
+    },
+    async stop() {
+      await stack.process.stop();
+      await cleanup();
+    },
+  };
+  return stack;
 }
