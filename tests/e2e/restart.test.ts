@@ -70,7 +70,7 @@ describe('a subgraph on its own', () => {
       LOG_LEVEL: 'info',
     });
     try {
-      const [, url] = await identity.waitFor(/"url":"(http:\/\/[^"]+)","msg":"identity listening"/);
+      const [, url] = await identity.waitFor(/"url":"(http:\/\/[^"]+)","msg":"identity listening"/, 110_000);
       expect((await fetch(`${url}/ready`)).status).toBe(200);
       const response = await fetch(`${url}/graphql`, {
         method: 'POST',
@@ -85,5 +85,5 @@ describe('a subgraph on its own', () => {
       await identity.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });

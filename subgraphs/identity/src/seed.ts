@@ -5,7 +5,11 @@ import type { UsersManager } from './modules/users/users-manager.js';
  * (The identity issue links them to anvil's dev accounts.)
  */
 export const demoUsers = [
-  { handle: 'symbeon', displayName: 'Symbeon Platform', bio: 'The platform account: administrator and issuer.' },
+  {
+    handle: 'symbeon',
+    displayName: 'Symbeon Platform',
+    bio: 'The platform account: administrator and issuer.',
+  },
   {
     handle: 'ada',
     displayName: 'Ada Lovelace',

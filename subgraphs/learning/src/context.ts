@@ -1,7 +1,10 @@
 import type { Logger } from '@symbeon/kernel';
 import { createCourseLoaders, type CoursesStorage } from './modules/courses/courses-storage.js';
 import type { CoursesManager } from './modules/courses/courses-manager.js';
-import { createEnrollmentLoaders, type EnrollmentsStorage } from './modules/enrollments/enrollments-storage.js';
+import {
+  createEnrollmentLoaders,
+  type EnrollmentsStorage,
+} from './modules/enrollments/enrollments-storage.js';
 import type { EnrollmentsManager } from './modules/enrollments/enrollments-manager.js';
 import { createEventLoaders, type EventsStorage } from './modules/events/events-storage.js';
 import type { EventsManager } from './modules/events/events-manager.js';

@@ -6,12 +6,16 @@ const DAY = 24 * 3600_000;
  * Demo catalogue for the embedded profile: published courses with instructors and upcoming events.
  * Idempotent: courses are found by slug; events are only added when there are none.
  */
-export async function seedLearningDemo(modules: LearningModules, instructors: { ada: string; grace: string }) {
+export async function seedLearningDemo(
+  modules: LearningModules,
+  instructors: { ada: string; grace: string },
+) {
   const courses = [
     {
       slug: 'smart-contract-fundamentals',
       title: 'Smart Contract Fundamentals',
-      summary: 'Accounts, transactions, gas and the EVM, then your first Solidity contract, tested on a local chain.',
+      summary:
+        'Accounts, transactions, gas and the EVM, then your first Solidity contract, tested on a local chain.',
       level: 'BEGINNER' as const,
       durationMinutes: 240,
       tags: ['solidity', 'ethereum', 'evm'],
@@ -31,7 +35,8 @@ export async function seedLearningDemo(modules: LearningModules, instructors: { 
     {
       slug: 'soulbound-tokens',
       title: 'Soulbound Tokens and On-Chain Certificates',
-      summary: 'ERC-721, ERC-5192 and ERC-4906: certificates that cannot be transferred, and their metadata on IPFS.',
+      summary:
+        'ERC-721, ERC-5192 and ERC-4906: certificates that cannot be transferred, and their metadata on IPFS.',
       level: 'ADVANCED' as const,
       durationMinutes: 300,
       tags: ['nft', 'erc-5192', 'ipfs'],

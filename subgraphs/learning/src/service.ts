@@ -92,7 +92,8 @@ export async function startLearning(deps: LearningDeps): Promise<LearningService
     for (;;) {
       const known = await knownUsers.findExisting(userIds);
       if (userIds.every((id) => known.has(id))) return;
-      if (Date.now() > deadline) throw new Error(`learning did not learn of users ${userIds.join(', ')} in time`);
+      if (Date.now() > deadline)
+        throw new Error(`learning did not learn of users ${userIds.join(', ')} in time`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

@@ -13,7 +13,10 @@ export const courses = learning.table(
     summary: text('summary').notNull(),
     level: text('level', { enum: ['BEGINNER', 'INTERMEDIATE', 'ADVANCED'] }).notNull(),
     durationMinutes: integer('duration_minutes').notNull(),
-    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    tags: text('tags')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     // identity's User id; checked against known_users, never joined across schemas.
     instructorId: uuid('instructor_id').notNull(),
     // Null while a draft; set once by publishCourse.

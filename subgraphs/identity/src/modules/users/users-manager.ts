@@ -10,7 +10,9 @@ export const newUserInput = z.object({
   handle: z
     .string()
     .transform((value) => value.trim().toLowerCase())
-    .pipe(z.string().regex(HANDLE, 'must be 3–30 characters: a-z, 0-9, _ or -, starting with a letter or digit')),
+    .pipe(
+      z.string().regex(HANDLE, 'must be 3–30 characters: a-z, 0-9, _ or -, starting with a letter or digit'),
+    ),
   displayName: z.string().trim().min(1, 'must not be empty').max(80, 'must be at most 80 characters'),
   avatarUrl: z
     .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
@@ -34,7 +36,11 @@ export function createUsersManager(storage: UsersStorage) {
       if (!parsed.success) throw inputError(parsed.error.issues);
       const created = await storage.insertUser(parsed.data);
       if (!created) {
-        throw new DomainError(ErrorCode.CONFLICT, `The handle "${parsed.data.handle}" is taken`, 'input.handle');
+        throw new DomainError(
+          ErrorCode.CONFLICT,
+          `The handle "${parsed.data.handle}" is taken`,
+          'input.handle',
+        );
       }
       return created;
     },

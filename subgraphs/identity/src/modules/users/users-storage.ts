@@ -22,7 +22,10 @@ export function createUsersStorage(db: IdentityDb) {
       return db.transaction(async (tx) => {
         const [row] = await tx.insert(schema.users).values(user).onConflictDoNothing().returning();
         if (!row) return undefined;
-        await recordEvent<UserCreatedPayload>(tx, tables, UserCreated, { userId: row.id, handle: row.handle });
+        await recordEvent<UserCreatedPayload>(tx, tables, UserCreated, {
+          userId: row.id,
+          handle: row.handle,
+        });
         return row;
       });
     },

@@ -10,14 +10,7 @@ const slug = z
   .max(80, 'must be at most 80 characters')
   .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'must be lower-case letters and digits separated by single dashes');
 const tags = z
-  .array(
-    z
-      .string()
-      .trim()
-      .toLowerCase()
-      .min(1, 'must not be empty')
-      .max(40, 'must be at most 40 characters'),
-  )
+  .array(z.string().trim().toLowerCase().min(1, 'must not be empty').max(40, 'must be at most 40 characters'))
   .max(20, 'at most 20 tags')
   .transform((list) => [...new Set(list)]);
 
@@ -37,7 +30,9 @@ const updateCourseInput = z.object(courseFields).partial();
 /** GraphQL gives explicit nulls for fields a client sent as null: for non-nullable columns, "unchanged". */
 function withoutNulls(input: unknown): Record<string, unknown> {
   if (typeof input !== 'object' || input === null) return {};
-  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== null && value !== undefined));
+  return Object.fromEntries(
+    Object.entries(input).filter(([, value]) => value !== null && value !== undefined),
+  );
 }
 
 export interface CourseFilterInput {
@@ -95,7 +90,11 @@ export function createCoursesManager(courses: CoursesStorage, knownUsers: KnownU
       return (await courses.findBySlug(String(by.slug).trim().toLowerCase())) ?? null;
     },
 
-    async listCourses(args: { first?: number | null; after?: string | null; filter?: CourseFilterInput | null }) {
+    async listCourses(args: {
+      first?: number | null;
+      after?: string | null;
+      filter?: CourseFilterInput | null;
+    }) {
       const size = pageSize(args.first);
       const filter = args.filter ?? {};
       let after: { createdAt: Date; id: string } | undefined;
@@ -105,7 +104,11 @@ export function createCoursesManager(courses: CoursesStorage, knownUsers: KnownU
         if (Number.isNaN(after.createdAt.getTime()) || !isUuid(id)) decodeCursor('', ['string']);
       }
       if (filter.instructorId != null && !isUuid(filter.instructorId)) {
-        throw new DomainError(ErrorCode.BAD_USER_INPUT, 'filter.instructorId is not a user id', 'filter.instructorId');
+        throw new DomainError(
+          ErrorCode.BAD_USER_INPUT,
+          'filter.instructorId is not a user id',
+          'filter.instructorId',
+        );
       }
       const rows = await courses.listCourses({
         limit: size + 1,

@@ -1,11 +1,26 @@
 import DataLoader from 'dataloader';
-import { and, arrayContains, desc, eq, ilike, inArray, isNotNull, isNull, or, sql, type SQL } from 'drizzle-orm';
+import {
+  and,
+  arrayContains,
+  desc,
+  eq,
+  ilike,
+  inArray,
+  isNotNull,
+  isNull,
+  or,
+  sql,
+  type SQL,
+} from 'drizzle-orm';
 import { recordEvent, type Db } from '@symbeon/kernel';
 import * as schema from '../../db/schema.js';
 
 export type LearningDb = Db<typeof schema>;
 export type CourseRow = typeof schema.courses.$inferSelect;
-export type NewCourse = Omit<typeof schema.courses.$inferInsert, 'id' | 'createdAt' | 'updatedAt' | 'publishedAt'>;
+export type NewCourse = Omit<
+  typeof schema.courses.$inferInsert,
+  'id' | 'createdAt' | 'updatedAt' | 'publishedAt'
+>;
 export type CoursePatch = Partial<NewCourse>;
 export type Publication = 'PUBLISHED' | 'DRAFT' | 'ANY';
 
@@ -69,7 +84,11 @@ export function createCoursesStorage(db: LearningDb) {
           .where(and(eq(schema.courses.id, id), isNull(schema.courses.publishedAt)))
           .returning();
         if (row) {
-          await recordEvent(tx, tables, CoursePublished, { courseId: row.id, slug: row.slug, instructorId: row.instructorId });
+          await recordEvent(tx, tables, CoursePublished, {
+            courseId: row.id,
+            slug: row.slug,
+            instructorId: row.instructorId,
+          });
         }
         return row;
       });
@@ -77,7 +96,10 @@ export function createCoursesStorage(db: LearningDb) {
 
     async findByIds(ids: readonly string[]): Promise<CourseRow[]> {
       if (ids.length === 0) return [];
-      return db.select().from(schema.courses).where(inArray(schema.courses.id, [...ids]));
+      return db
+        .select()
+        .from(schema.courses)
+        .where(inArray(schema.courses.id, [...ids]));
     },
 
     async findBySlug(slug: string): Promise<CourseRow | undefined> {
@@ -116,7 +138,12 @@ export function createCoursesStorage(db: LearningDb) {
       return db
         .select()
         .from(schema.courses)
-        .where(and(inArray(schema.courses.instructorId, [...instructorIds]), isNotNull(schema.courses.publishedAt)))
+        .where(
+          and(
+            inArray(schema.courses.instructorId, [...instructorIds]),
+            isNotNull(schema.courses.publishedAt),
+          ),
+        )
         .orderBy(desc(schema.courses.createdAt), desc(schema.courses.id));
     },
   };

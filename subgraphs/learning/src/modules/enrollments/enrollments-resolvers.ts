@@ -6,7 +6,11 @@ export const enrollmentsResolvers: GraphQLResolverMap<LearningContext> = {
   Mutation: {
     enrollInCourse: (_: unknown, args: { courseId: string; userId: string }, context: LearningContext) =>
       asResult(async () => ({ enrollment: await context.enrollments.enroll(args.courseId, args.userId) })),
-    recordCourseProgress: (_: unknown, args: { enrollmentId: string; progress: number }, context: LearningContext) =>
+    recordCourseProgress: (
+      _: unknown,
+      args: { enrollmentId: string; progress: number },
+      context: LearningContext,
+    ) =>
       asResult(async () => ({
         enrollment: await context.enrollments.recordProgress(args.enrollmentId, args.progress),
       })),

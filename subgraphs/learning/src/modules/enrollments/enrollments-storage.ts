@@ -18,7 +18,11 @@ export function createEnrollmentsStorage(db: Db<typeof schema>) {
   return {
     /** undefined when the user is already enrolled in the course. */
     async insertEnrollment(userId: string, courseId: string): Promise<EnrollmentRow | undefined> {
-      const [row] = await db.insert(schema.enrollments).values({ userId, courseId }).onConflictDoNothing().returning();
+      const [row] = await db
+        .insert(schema.enrollments)
+        .values({ userId, courseId })
+        .onConflictDoNothing()
+        .returning();
       return row;
     },
 
@@ -59,7 +63,10 @@ export function createEnrollmentsStorage(db: Db<typeof schema>) {
 
     async findByIds(ids: readonly string[]): Promise<EnrollmentRow[]> {
       if (ids.length === 0) return [];
-      return db.select().from(schema.enrollments).where(inArray(schema.enrollments.id, [...ids]));
+      return db
+        .select()
+        .from(schema.enrollments)
+        .where(inArray(schema.enrollments.id, [...ids]));
     },
 
     async findByUsers(userIds: readonly string[]): Promise<EnrollmentRow[]> {

@@ -12,7 +12,10 @@ const eventFields = z.object({
   startsAt: z.date(),
   endsAt: z.date(),
   location: z.string().trim().min(1, 'must not be empty').max(300).nullable(),
-  onlineUrl: z.url({ protocol: /^https$/, message: 'must be an https URL' }).max(2048).nullable(),
+  onlineUrl: z
+    .url({ protocol: /^https$/, message: 'must be an https URL' })
+    .max(2048)
+    .nullable(),
   capacity: z.number().int().min(1, 'must be at least 1').max(100_000, 'must be at most 100000'),
 });
 
@@ -31,12 +34,16 @@ export interface EventFilterInput {
   status?: Publication | null;
 }
 
-type EventInput = Partial<{ [K in keyof z.infer<typeof eventFields>]: z.infer<typeof eventFields>[K] | null }>;
+type EventInput = Partial<{
+  [K in keyof z.infer<typeof eventFields>]: z.infer<typeof eventFields>[K] | null;
+}>;
 
 function withoutNulls(input: EventInput, nullable: ReadonlySet<string>): Record<string, unknown> {
   // For updates, null clears a nullable field (location/onlineUrl) and means "unchanged" for the rest.
   return Object.fromEntries(
-    Object.entries(input).filter(([key, value]) => value !== undefined && (value !== null || nullable.has(key))),
+    Object.entries(input).filter(
+      ([key, value]) => value !== undefined && (value !== null || nullable.has(key)),
+    ),
   );
 }
 
@@ -50,7 +57,11 @@ export function createEventsManager(events: EventsStorage, knownUsers: KnownUser
         ...withoutNulls(input, new Set()),
       });
       if (values.startsAt <= new Date()) {
-        throw new DomainError(ErrorCode.BAD_USER_INPUT, 'input.startsAt: must be in the future', 'input.startsAt');
+        throw new DomainError(
+          ErrorCode.BAD_USER_INPUT,
+          'input.startsAt: must be in the future',
+          'input.startsAt',
+        );
       }
       return events.insertEvent(values satisfies NewEvent);
     },
@@ -89,7 +100,8 @@ export function createEventsManager(events: EventsStorage, knownUsers: KnownUser
       requireUuid(eventId, 'event', 'eventId');
       requireUuid(userId, 'user', 'userId');
       const known = await knownUsers.findExisting([userId]);
-      if (!known.has(userId)) throw new DomainError(ErrorCode.NOT_FOUND, `No user with id "${userId}"`, 'userId');
+      if (!known.has(userId))
+        throw new DomainError(ErrorCode.NOT_FOUND, `No user with id "${userId}"`, 'userId');
       return events.register(eventId, userId);
     },
 
@@ -97,7 +109,11 @@ export function createEventsManager(events: EventsStorage, knownUsers: KnownUser
       return isUuid(id) ? ((await events.findByIds([id]))[0] ?? null) : null;
     },
 
-    async listEvents(args: { first?: number | null; after?: string | null; filter?: EventFilterInput | null }) {
+    async listEvents(args: {
+      first?: number | null;
+      after?: string | null;
+      filter?: EventFilterInput | null;
+    }) {
       const size = pageSize(args.first);
       const filter = args.filter ?? {};
       let after: { startsAt: Date; id: string } | undefined;

@@ -5,7 +5,10 @@ import * as schema from '../../db/schema.js';
 import type { Publication } from '../courses/courses-storage.js';
 
 export type EventRow = typeof schema.events.$inferSelect;
-export type NewEvent = Omit<typeof schema.events.$inferInsert, 'id' | 'createdAt' | 'updatedAt' | 'publishedAt' | 'seatsTaken'>;
+export type NewEvent = Omit<
+  typeof schema.events.$inferInsert,
+  'id' | 'createdAt' | 'updatedAt' | 'publishedAt' | 'seatsTaken'
+>;
 export type RegistrationRow = typeof schema.eventRegistrations.$inferSelect;
 
 export interface EventListQuery {
@@ -28,7 +31,10 @@ export function createEventsStorage(db: Db<typeof schema>) {
      * Applies `change` to the locked current row and writes the result, so concurrent registrations cannot
      * slip between the check (capacity ≥ seats taken) and the write.
      */
-    async updateEvent(id: string, change: (current: EventRow) => Partial<NewEvent>): Promise<EventRow | undefined> {
+    async updateEvent(
+      id: string,
+      change: (current: EventRow) => Partial<NewEvent>,
+    ): Promise<EventRow | undefined> {
       return db.transaction(async (tx) => {
         const [current] = await tx.select().from(schema.events).where(eq(schema.events.id, id)).for('update');
         if (!current) return undefined;
@@ -53,7 +59,10 @@ export function createEventsStorage(db: Db<typeof schema>) {
 
     async findByIds(ids: readonly string[]): Promise<EventRow[]> {
       if (ids.length === 0) return [];
-      return db.select().from(schema.events).where(inArray(schema.events.id, [...ids]));
+      return db
+        .select()
+        .from(schema.events)
+        .where(inArray(schema.events.id, [...ids]));
     },
 
     async listEvents(query: EventListQuery): Promise<EventRow[]> {
@@ -97,8 +106,10 @@ export function createEventsStorage(db: Db<typeof schema>) {
         if (!seat) {
           const [event] = await tx.select().from(schema.events).where(eq(schema.events.id, eventId));
           if (!event) throw new DomainError(ErrorCode.NOT_FOUND, `No event with id "${eventId}"`, 'eventId');
-          if (!event.publishedAt) throw new DomainError(ErrorCode.INVALID_STATE, 'The event is not published', 'eventId');
-          if (event.endsAt <= new Date()) throw new DomainError(ErrorCode.INVALID_STATE, 'The event is over', 'eventId');
+          if (!event.publishedAt)
+            throw new DomainError(ErrorCode.INVALID_STATE, 'The event is not published', 'eventId');
+          if (event.endsAt <= new Date())
+            throw new DomainError(ErrorCode.INVALID_STATE, 'The event is over', 'eventId');
           throw new DomainError(ErrorCode.INVALID_STATE, 'The event is full', 'eventId');
         }
         const [registration] = await tx
@@ -107,7 +118,11 @@ export function createEventsStorage(db: Db<typeof schema>) {
           .onConflictDoNothing()
           .returning();
         if (!registration) {
-          throw new DomainError(ErrorCode.CONFLICT, 'The user is already registered for this event', 'userId');
+          throw new DomainError(
+            ErrorCode.CONFLICT,
+            'The user is already registered for this event',
+            'userId',
+          );
         }
         return registration;
       });

@@ -21,7 +21,8 @@ export function consumeUserEvents(db: LearningDb, transport: EventTransport): Pr
     consumer: 'learning.known-users',
     types: [UserCreated],
     handle: async (event, tx) => {
-      if (!isUserCreated(event.payload)) throw new Error(`Malformed ${UserCreated} payload in event ${event.id}`);
+      if (!isUserCreated(event.payload))
+        throw new Error(`Malformed ${UserCreated} payload in event ${event.id}`);
       await storage.remember(tx, event.payload.userId, event.payload.handle);
     },
   });

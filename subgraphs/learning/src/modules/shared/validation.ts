@@ -12,7 +12,8 @@ export function parseInput<T extends z.ZodType>(schema: T, value: unknown, root 
 
 /** An id argument that is not a uuid names nothing: NOT_FOUND, without a database type error. */
 export function requireUuid(id: string, what: string, field: string): string {
-  if (!uuid.safeParse(id).success) throw new DomainError(ErrorCode.NOT_FOUND, `No ${what} with id "${id}"`, field);
+  if (!uuid.safeParse(id).success)
+    throw new DomainError(ErrorCode.NOT_FOUND, `No ${what} with id "${id}"`, field);
   return id;
 }
 
