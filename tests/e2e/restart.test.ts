@@ -19,7 +19,9 @@ async function snapshot() {
     '{ courses(first: 100, filter: { status: ANY }) { edges { node { slug title } } } events(first: 100, filter: { status: ANY }) { edges { node { title } } } }',
   );
   return {
-    courses: response.body.data!.courses.edges.map((edge: any) => `${edge.node.slug}:${edge.node.title}`).sort(),
+    courses: response.body
+      .data!.courses.edges.map((edge: any) => `${edge.node.slug}:${edge.node.title}`)
+      .sort(),
     events: response.body.data!.events.edges.map((edge: any) => edge.node.title).sort(),
   };
 }
@@ -52,11 +54,14 @@ describe('restarting the stack', () => {
   });
 
   // The lock guards PGlite's folder; with PostgreSQL any number of processes may share the database.
-  it.runIf(!process.env.DATABASE_URL)('refuses a second process on the same embedded data folder', async () => {
-    const second = startProcess('stack/src/index.ts', { ...stack.env, SEED_DEMO_DATA: 'false' });
-    await second.waitFor(/in use by process \d+/);
-    expect(await second.stop()).not.toBe(0);
-  });
+  it.runIf(!process.env.DATABASE_URL)(
+    'refuses a second process on the same embedded data folder',
+    async () => {
+      const second = startProcess('stack/src/index.ts', { ...stack.env, SEED_DEMO_DATA: 'false' });
+      await second.waitFor(/in use by process \d+/);
+      expect(await second.stop()).not.toBe(0);
+    },
+  );
 });
 
 describe('a subgraph on its own', () => {

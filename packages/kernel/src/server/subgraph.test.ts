@@ -63,14 +63,20 @@ async function post(query: string) {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ query }),
   });
-  return (await response.json()) as { data?: Record<string, unknown>; errors?: Array<{ message: string; extensions: Record<string, unknown> }> };
+  return (await response.json()) as {
+    data?: Record<string, unknown>;
+    errors?: Array<{ message: string; extensions: Record<string, unknown> }>;
+  };
 }
 
 describe('subgraph bootstrap', () => {
   it('serves GraphQL with the DateTime scalar and coded domain errors', async () => {
     expect((await post('{ now }')).data).toEqual({ now: '2026-11-29T10:00:00.000Z' });
     const refused = await post('{ refuse }');
-    expect(refused.errors?.[0]).toMatchObject({ message: 'No such thing', extensions: { code: 'NOT_FOUND', field: 'id' } });
+    expect(refused.errors?.[0]).toMatchObject({
+      message: 'No such thing',
+      extensions: { code: 'NOT_FOUND', field: 'id' },
+    });
   });
 
   it('reports liveness, readiness and metrics', async () => {
@@ -87,7 +93,11 @@ describe('subgraph bootstrap', () => {
   });
 
   it('serves subscriptions over graphql-ws on /graphql', async () => {
-    const client = createClient({ url: `${service.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, lazy: true });
+    const client = createClient({
+      url: `${service.url.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      lazy: true,
+    });
     const received: unknown[] = [];
     await new Promise<void>((resolve, reject) => {
       client.subscribe(
