@@ -1,9 +1,6 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { EnvError, envField, parseEnv } from '@symbeon/kernel';
-
-const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { EnvError, envField, parseEnv, pathFrom, repositoryRoot } from '@symbeon/kernel';
 
 /** Every variable the gateway reads. The only reader of process.env for the gateway. */
 export const gatewayEnvShape = {
@@ -13,7 +10,7 @@ export const gatewayEnvShape = {
   /** The gateway is the public edge; bind 0.0.0.0 in containers. */
   GATEWAY_HOST: z.string().default('127.0.0.1'),
   /** Any composed supergraph; reloaded when the file changes. */
-  SUPERGRAPH_PATH: z.string().default(path.join(repositoryRoot, 'schema', 'supergraph.graphql')),
+  SUPERGRAPH_PATH: pathFrom(path.join(repositoryRoot, 'schema', 'supergraph.graphql')),
   /** Origins allowed to call from browsers (CORS), comma-separated. */
   CORS_ORIGINS: envField.list('http://localhost:8000,http://127.0.0.1:8000,http://localhost:5173'),
   /** Introspection; defaults to on outside production. */

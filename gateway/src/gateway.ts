@@ -84,6 +84,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     logger,
     introspection: env.INTROSPECTION,
     csrfPrevention: true,
+    // The entry point owns shutdown (see the kernel's subgraph bootstrap).
+    stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     parseOptions: { maxTokens: env.MAX_QUERY_TOKENS },

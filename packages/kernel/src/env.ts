@@ -1,4 +1,18 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+
+export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/**
+ * A path from the environment, resolved against the folder the user ran npm in (INIT_CWD), not the
+ * workspace folder `npm run -w` switches to.
+ */
+export const pathFrom = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((value) => (value ? path.resolve(process.env.INIT_CWD ?? process.cwd(), value) : fallback));
 
 export class EnvError extends Error {
   constructor(readonly issues: string[]) {
@@ -97,8 +111,8 @@ export const commonEnvShape = {
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// URL')
     .optional(),
-  /** Embedded profile state: PGlite, chain, content store. */
-  DATA_DIR: z.string().default('.data'),
+  /** Embedded profile state: PGlite, chain, content store. Default: `.data/` at the repository root. */
+  DATA_DIR: pathFrom(path.join(repositoryRoot, '.data')),
   /** Namespace for Redis keys, streams and queues, so several deployments can share one Redis. */
   REDIS_PREFIX: z.string().default('symbeon'),
 };

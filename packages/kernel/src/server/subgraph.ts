@@ -118,6 +118,9 @@ export async function startSubgraph<TContext extends BaseContext>(
     // The gateway needs `_service { sdl }`; subgraphs are not exposed to the public.
     introspection: true,
     csrfPrevention: true,
+    // Shutdown belongs to the service's entry point: Apollo's own handler would re-send the signal and kill
+    // the process before the database and the event transport are closed.
+    stopOnTerminationSignals: false,
     // Inline traces (ftv1) only serve Apollo Studio reporting, which this platform does not use.
     plugins: [graphqlMetricsPlugin<TContext>(metrics), ApolloServerPluginInlineTraceDisabled()],
     logger,
