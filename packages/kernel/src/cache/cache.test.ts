@@ -1,21 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createRedisClient } from '../redis.js';
+import { deleteByPrefix } from '../testing/redis.js';
 import { redisForTests } from '../testing/services.js';
 import type { Cache } from './cache.js';
 import { cacheContract } from './cache.contract.js';
 import { createMemoryCache } from './memory-cache.js';
 import { createRedisCache } from './redis-cache.js';
-
-async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
 
 cacheContract('memory', async () => createMemoryCache());
 

@@ -3,20 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisClient } from '../redis.js';
+import { deleteByPrefix } from '../testing/redis.js';
 import { redisForTests } from '../testing/services.js';
 import { eventTransportContract, makeEvent, waitFor } from './event-transport.contract.js';
 import type { DeliveredEvent, EventTransport } from './event-transport.js';
 import { createMemoryEventTransport } from './memory-transport.js';
 import { createRedisStreamsTransport } from './redis-streams-transport.js';
-
-async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
 
 eventTransportContract('memory', async () => createMemoryEventTransport());
 

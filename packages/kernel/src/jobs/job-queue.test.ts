@@ -2,20 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisClient } from '../redis.js';
+import { deleteByPrefix } from '../testing/redis.js';
 import { redisForTests } from '../testing/services.js';
 import { createBullJobQueue } from './bullmq-job-queue.js';
 import { eventually, jobQueueContract } from './job-queue.contract.js';
 import type { JobQueue } from './job-queue.js';
 import { createMemoryJobQueue } from './memory-job-queue.js';
-
-async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
 
 jobQueueContract('memory', async () => createMemoryJobQueue());
 

@@ -1,2 +1,3 @@
 export * from './services.js';
 export * from './database.js';
+export * from './redis.js';
