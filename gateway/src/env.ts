@@ -27,6 +27,8 @@ export const gatewayEnvShape = {
     .int()
     .min(1024)
     .default(1024 * 1024),
+  /** Let @apollo/gateway send its anonymous usage telemetry to Apollo (off by default). */
+  APOLLO_TELEMETRY: envField.bool(false),
   /** Per subgraph request: connect + headers + body. */
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** Keep-alive connections per subgraph origin. */

@@ -49,6 +49,9 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   const dataSources = new Map<string, SubgraphDataSource>();
   const source = supergraphFile(env.SUPERGRAPH_PATH, { logger, metrics });
+  // @apollo/gateway 2.14 exports usage metrics to Apollo every hour and probes cloud metadata endpoints unless
+  // this variable is set; it reads no other switch. Nothing leaves our network unless the operator opts in.
+  if (!env.APOLLO_TELEMETRY) process.env.APOLLO_TELEMETRY_DISABLED = 'true';
 
   const gateway = new ApolloGateway({
     supergraphSdl: source.hook,

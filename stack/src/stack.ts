@@ -55,7 +55,7 @@ export async function startStack(source: Record<string, string | undefined> = pr
   const level = env.stack.LOG_LEVEL;
   const profile = env.identity.DATABASE_URL || env.identity.REDIS_URL ? 'services' : 'embedded';
   // One transport for all services: in-process delivery needs them to share it.
-  const transport = createEventTransport(env.identity, 'stack');
+  const transport = await createEventTransport(env.identity, 'stack');
   const started: Array<{ stop(): Promise<void> }> = [];
   const stopAll = async () => {
     for (const service of started.reverse()) await service.stop();

@@ -5,7 +5,7 @@ import { startIdentity } from './service.js';
 // Wiring only: env -> clients -> service -> shutdown.
 const env = loadEnvOrExit('identity', identityEnvShape);
 const logger = createLogger('identity', { level: env.LOG_LEVEL });
-const transport = createEventTransport(env, 'identity');
+const transport = await createEventTransport(env, 'identity');
 const service = await startIdentity({ env, logger, transport });
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

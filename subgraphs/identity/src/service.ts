@@ -48,6 +48,7 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
     tables: { outbox: schema.outbox, processedEvents: schema.processedEvents },
     transport: deps.transport,
     logger,
+    listen: database.listen,
   });
   const modules = { logger, usersStorage, users };
 

@@ -5,7 +5,7 @@ import { startLearning } from './service.js';
 // Wiring only: env -> clients -> service -> shutdown.
 const env = loadEnvOrExit('learning', learningEnvShape);
 const logger = createLogger('learning', { level: env.LOG_LEVEL });
-const transport = createEventTransport(env, 'learning');
+const transport = await createEventTransport(env, 'learning');
 const service = await startLearning({ env, logger, transport });
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

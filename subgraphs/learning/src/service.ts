@@ -68,6 +68,7 @@ export async function startLearning(deps: LearningDeps): Promise<LearningService
     tables: { outbox: schema.outbox, processedEvents: schema.processedEvents },
     transport: deps.transport,
     logger,
+    listen: database.listen,
   });
   const userEvents = await consumeUserEvents(database.db, deps.transport);
 

@@ -21,6 +21,8 @@ export interface Database<TSchema extends Record<string, unknown> = Record<strin
   kind: 'postgres' | 'pglite';
   /** Cheap round trip for readiness probes. */
   ping(): Promise<void>;
+  /** LISTEN on a channel; notifications sent in a transaction arrive when it commits. Resolves to unlisten. */
+  listen(this: void, channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -143,6 +145,10 @@ export async function openDatabase<TSchema extends Record<string, unknown>>(
       ping: async () => {
         await client`select 1`;
       },
+      listen: async (channel, onNotify) => {
+        const subscription = await client.listen(channel, onNotify);
+        return () => subscription.unlisten();
+      },
       close: () => client.end({ timeout: 5 }),
     };
   }
@@ -156,6 +162,7 @@ export async function openDatabase<TSchema extends Record<string, unknown>>(
     ping: async () => {
       await db.execute(sql`select 1`);
     },
+    listen: (channel, onNotify) => instance.listen(channel, onNotify),
     close: () => releasePglite(instance),
   };
 }

@@ -80,6 +80,28 @@ describe('transactional outbox', () => {
     await transport.close();
   });
 
+  it('publishes as soon as the transaction commits when the relay LISTENs, without waiting for a poll', async () => {
+    const { db } = database;
+    const transport = createMemoryEventTransport();
+    const type = `test.Woken.${randomUUID()}`;
+    const received: number[] = [];
+    const subscription = await transport.subscribe(
+      async () => {
+        received.push(Date.now());
+      },
+      { group: 'wake-check', types: [type] },
+    );
+    const relay = startOutboxRelay({ db, tables, transport, logger, listen: database.listen, pollMs: 60_000 });
+    await relay.flush();
+    const committed = Date.now();
+    await db.transaction((tx) => recordEvent(tx, tables, type, {}));
+    await waitFor(() => received.length === 1, 3_000);
+    expect(received[0]! - committed).toBeLessThan(3_000);
+    await relay.close();
+    await subscription.close();
+    await transport.close();
+  });
+
   it('republishes after a crash between publishing and marking, and consumers still apply it once', async () => {
     const { db } = database;
     const type = `test.Crash.${randomUUID()}`;

@@ -67,15 +67,25 @@ export async function recordEvent<TPayload>(
   const id = randomUUID();
   const occurredAt = new Date();
   await tx.insert(tables.outbox).values({ id, type, payload, occurredAt });
+  // Wakes the relays when (and only if) the transaction commits; they also poll, slowly, in case one is missed.
+  await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
   return { id, type, payload, occurredAt: occurredAt.toISOString() };
 }
+
+/** The LISTEN/NOTIFY channel recordEvent signals on. */
+export const OUTBOX_CHANNEL = 'symbeon_outbox';
 
 export interface OutboxRelayOptions {
   db: Db;
   tables: EventTables;
   transport: EventTransport;
   logger: Logger;
-  /** How often to look for unpublished events (default 100 ms). */
+  /**
+   * LISTEN on the database (Database.listen): the relay publishes as soon as an event commits instead of
+   * waiting for its next poll.
+   */
+  listen?: (channel: string, onNotify: (payload: string) => void) => Promise<() => Promise<void>>;
+  /** How often to look for unpublished events anyway (default 100 ms; 1 s when `listen` is given). */
   pollMs?: number;
   batchSize?: number;
   /** Published rows are deleted after this long (default 7 days). */
@@ -95,7 +105,7 @@ export interface OutboxRelay {
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { db, tables, transport, logger } = options;
-  const pollMs = options.pollMs ?? 100;
+  const pollMs = options.pollMs ?? (options.listen ? 1_000 : 100);
   const batchSize = options.batchSize ?? 100;
   const retentionMs = options.retentionMs ?? 7 * 24 * 3600_000;
   let closed = false;
@@ -159,6 +169,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let timer: NodeJS.Timeout | undefined;
   const loop = async () => {
     if (closed) return;
+    if (timer) clearTimeout(timer);
     try {
       await flush();
     } catch (error) {
@@ -167,12 +178,17 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     if (!closed) timer = setTimeout(() => void loop(), pollMs);
   };
   timer = setTimeout(() => void loop(), 0);
+  const unlisten = options.listen?.(OUTBOX_CHANNEL, () => void loop()).catch((error: unknown) => {
+    logger.warn({ err: error }, 'outbox relay cannot LISTEN; polling only');
+    return undefined;
+  });
 
   return {
     flush,
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
+      await (await unlisten)?.();
       await running?.catch(() => undefined);
     },
   };
