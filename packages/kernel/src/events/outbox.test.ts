@@ -91,7 +91,14 @@ describe('transactional outbox', () => {
       },
       { group: 'wake-check', types: [type] },
     );
-    const relay = startOutboxRelay({ db, tables, transport, logger, listen: database.listen, pollMs: 60_000 });
+    const relay = startOutboxRelay({
+      db,
+      tables,
+      transport,
+      logger,
+      listen: database.listen,
+      pollMs: 60_000,
+    });
     await relay.flush();
     const committed = Date.now();
     await db.transaction((tx) => recordEvent(tx, tables, type, {}));

@@ -178,17 +178,21 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     if (!closed) timer = setTimeout(() => void loop(), pollMs);
   };
   timer = setTimeout(() => void loop(), 0);
-  const unlisten = options.listen?.(OUTBOX_CHANNEL, () => void loop()).catch((error: unknown) => {
-    logger.warn({ err: error }, 'outbox relay cannot LISTEN; polling only');
-    return undefined;
-  });
+  const unlisten = options
+    .listen?.(OUTBOX_CHANNEL, () => void loop())
+    .catch((error: unknown) => {
+      logger.warn({ err: error }, 'outbox relay cannot LISTEN; polling only');
+      return undefined;
+    });
 
   return {
     flush,
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
-      await (await unlisten)?.();
+      await (
+        await unlisten
+      )?.();
       await running?.catch(() => undefined);
     },
   };
