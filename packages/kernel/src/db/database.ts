@@ -1,5 +1,8 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import type { Logger as DrizzleLogger } from 'drizzle-orm/logger';
@@ -44,7 +47,8 @@ export interface DatabaseOptions<TSchema extends Record<string, unknown>> {
 }
 
 /** One PGlite per data folder per process: every subgraph of the embedded stack shares it. */
-const pglites = new Map<string, { instance: PGlite; users: number; lockFile?: string }>();
+const pglites = new Map<string, { instance: Promise<{ db: PGlite; lockFile: string }>; users: number }>();
+const owners = new WeakMap<PGlite, string>();
 
 function isAlive(pid: number): boolean {
   try {
@@ -76,36 +80,63 @@ function lockDataFolder(folder: string): string {
   return lockFile;
 }
 
+const initScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pglite-init.mjs');
+
+/** initdb in a short-lived child process (see pglite-init.mjs): the service keeps half the memory. */
+async function initializePgliteFolder(folder: string): Promise<void> {
+  if (existsSync(path.join(folder, 'PG_VERSION'))) return;
+  try {
+    await promisify(execFile)(process.execPath, [initScript, folder], { timeout: 120_000 });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? '';
+    throw new Error(`Could not create the embedded database in ${folder}: ${stderr || String(error)}`, {
+      cause: error,
+    });
+  }
+}
+
 async function acquirePglite(dataDir: string | undefined): Promise<PGlite> {
-  const key = dataDir ? path.resolve(dataDir, 'pglite') : `memory:${Math.random()}`;
-  const existing = pglites.get(key);
-  if (existing) {
-    existing.users += 1;
-    return existing.instance;
+  if (!dataDir) return PGlite.create();
+  const key = path.resolve(dataDir, 'pglite');
+  let entry = pglites.get(key);
+  if (!entry) {
+    // Registered before the first await, so services opening the folder together share one instance.
+    entry = {
+      users: 0,
+      instance: (async () => {
+        mkdirSync(key, { recursive: true });
+        const lockFile = lockDataFolder(path.resolve(dataDir));
+        try {
+          await initializePgliteFolder(key);
+          return { db: await PGlite.create(key), lockFile };
+        } catch (error) {
+          rmSync(lockFile, { force: true });
+          pglites.delete(key);
+          throw error;
+        }
+      })(),
+    };
+    pglites.set(key, entry);
   }
-  let lockFile: string | undefined;
-  let instance: PGlite;
-  if (dataDir) {
-    mkdirSync(key, { recursive: true });
-    lockFile = lockDataFolder(path.resolve(dataDir));
-    instance = await PGlite.create(key);
-  } else {
-    instance = await PGlite.create();
-  }
-  pglites.set(key, { instance, users: 1, ...(lockFile ? { lockFile } : {}) });
-  (instance as PGlite & { symbeonKey?: string }).symbeonKey = key;
-  return instance;
+  entry.users += 1;
+  const { db } = await entry.instance;
+  owners.set(db, key);
+  return db;
 }
 
 async function releasePglite(instance: PGlite): Promise<void> {
-  const key = (instance as PGlite & { symbeonKey?: string }).symbeonKey;
+  const key = owners.get(instance);
   const entry = key ? pglites.get(key) : undefined;
-  if (!entry || !key) return;
+  if (!key || !entry) {
+    await instance.close();
+    return;
+  }
   entry.users -= 1;
   if (entry.users > 0) return;
   pglites.delete(key);
-  await entry.instance.close();
-  if (entry.lockFile) rmSync(entry.lockFile, { force: true });
+  const { lockFile } = await entry.instance;
+  await instance.close();
+  rmSync(lockFile, { force: true });
 }
 
 function queryLogger(
