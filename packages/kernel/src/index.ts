@@ -17,3 +17,5 @@ export * from './adapters.js';
 export * from './cache/memory-cache.js';
 export * from './events/memory-transport.js';
 export * from './jobs/memory-job-queue.js';
+export * from './secrets/secret-box.js';
+export * from './secrets/embedded-secrets.js';
