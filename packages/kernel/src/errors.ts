@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import type { z } from 'zod';
 
 /** Error codes clients can rely on (extensions.code). */
 export const ErrorCode = {
@@ -70,4 +71,11 @@ export function inputError(issues: ReadonlyArray<{ path: PropertyKey[]; message:
     .map((issue) => `${[root, ...issue.path.map(String)].join('.')}: ${issue.message}`)
     .join('; ');
   return new DomainError(ErrorCode.BAD_USER_INPUT, message, field);
+}
+
+/** Parses input with a zod schema or throws BAD_USER_INPUT naming the fields (`input.slug`...). */
+export function parseInput<T extends z.ZodType>(schema: T, value: unknown, root = 'input'): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw inputError(parsed.error.issues, root);
+  return parsed.data;
 }

@@ -31,10 +31,13 @@ export type NewUserInput = z.input<typeof newUserInput>;
 
 export function createUsersManager(storage: UsersStorage) {
   return {
-    async createUser(input: NewUserInput): Promise<UserRow> {
+    async createUser(
+      input: NewUserInput,
+      andThen?: Parameters<UsersStorage['insertUser']>[1],
+    ): Promise<UserRow> {
       const parsed = newUserInput.safeParse(input);
       if (!parsed.success) throw inputError(parsed.error.issues);
-      const created = await storage.insertUser(parsed.data);
+      const created = await storage.insertUser(parsed.data, andThen);
       if (!created) {
         throw new DomainError(
           ErrorCode.CONFLICT,
@@ -49,6 +52,12 @@ export function createUsersManager(storage: UsersStorage) {
     async ensureUser(input: NewUserInput): Promise<UserRow> {
       const handle = String(input.handle).trim().toLowerCase();
       return (await storage.findByHandle(handle)) ?? (await this.createUser(input));
+    },
+
+    isHandleTaken: (handle: string) => storage.isHandleTaken(handle),
+
+    async findById(id: string): Promise<UserRow | undefined> {
+      return UUID.test(id) ? (await storage.findByIds([id]))[0] : undefined;
     },
 
     async findUser(loaders: UserLoaders, by: { id?: string | null; handle?: string | null }) {

@@ -17,8 +17,14 @@ export interface UserCreatedPayload {
 
 export function createUsersStorage(db: IdentityDb) {
   return {
-    /** Inserts the user and announces it in one transaction; undefined when the handle is taken. */
-    async insertUser(user: NewUser): Promise<UserRow | undefined> {
+    /**
+     * Inserts the user and announces it in one transaction; undefined when the handle is taken. `andThen`
+     * runs in the same transaction (e.g. linking the wallet the user signed in with).
+     */
+    async insertUser(
+      user: NewUser,
+      andThen?: (tx: IdentityDb, row: UserRow) => Promise<void>,
+    ): Promise<UserRow | undefined> {
       return db.transaction(async (tx) => {
         const [row] = await tx.insert(schema.users).values(user).onConflictDoNothing().returning();
         if (!row) return undefined;
@@ -26,8 +32,17 @@ export function createUsersStorage(db: IdentityDb) {
           userId: row.id,
           handle: row.handle,
         });
+        await andThen?.(tx as unknown as IdentityDb, row);
         return row;
       });
+    },
+    async isHandleTaken(handle: string): Promise<boolean> {
+      const [row] = await db
+        .select({ id: schema.users.id })
+        .from(schema.users)
+        .where(eq(schema.users.handle, handle))
+        .limit(1);
+      return row !== undefined;
     },
     async findByHandle(handle: string): Promise<UserRow | undefined> {
       const [row] = await db.select().from(schema.users).where(eq(schema.users.handle, handle)).limit(1);
