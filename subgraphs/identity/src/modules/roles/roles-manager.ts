@@ -36,7 +36,7 @@ export function createRolesManager(storage: RolesStorage) {
   return {
     async rolesOf(userId: string): Promise<Role[]> {
       const granted = (await storage.rolesOf([userId])).map((row) => row.role);
-      return ROLES.filter((role) => role === 'MEMBER' || granted.includes(role as GrantableRole));
+      return ROLES.filter((role) => role === 'MEMBER' || granted.includes(role));
     },
 
     async grant(actor: Actor | undefined, input: unknown) {

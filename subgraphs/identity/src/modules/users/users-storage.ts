@@ -32,7 +32,7 @@ export function createUsersStorage(db: IdentityDb) {
           userId: row.id,
           handle: row.handle,
         });
-        await andThen?.(tx as unknown as IdentityDb, row);
+        await andThen?.(tx, row);
         return row;
       });
     },
