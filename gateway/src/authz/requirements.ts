@@ -4,7 +4,6 @@ import {
   valueFromASTUntyped,
   type ConstDirectiveNode,
   type DocumentNode,
-  type FieldDefinitionNode,
 } from 'graphql';
 
 /**
