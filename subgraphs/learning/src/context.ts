@@ -1,4 +1,4 @@
-import type { Logger } from '@symbeon/kernel';
+import type { Logger, Principal } from '@symbeon/kernel';
 import { createCourseLoaders, type CoursesStorage } from './modules/courses/courses-storage.js';
 import type { CoursesManager } from './modules/courses/courses-manager.js';
 import {
@@ -28,10 +28,18 @@ function createLoaders(storage: LearningModules['storage']) {
 /** What every resolver of one request sees. Loaders are per request so their caches never leak. */
 export interface LearningContext extends Omit<LearningModules, 'storage'> {
   requestId: string;
+  /** The caller, as the gateway vouched for it (internal token). */
+  principal: Principal;
   loaders: ReturnType<typeof createLoaders>;
 }
 
-export function createContext(modules: LearningModules, requestId: string): LearningContext {
+export function createContext(modules: LearningModules, requestId: string, principal: Principal): LearningContext {
   const { storage, ...rest } = modules;
-  return { ...rest, logger: modules.logger.child({ requestId }), requestId, loaders: createLoaders(storage) };
+  return {
+    ...rest,
+    logger: modules.logger.child({ requestId }),
+    requestId,
+    principal,
+    loaders: createLoaders(storage),
+  };
 }

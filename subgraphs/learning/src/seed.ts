@@ -70,7 +70,7 @@ export async function seedLearningDemo(
     if (publish && !row.publishedAt) await modules.courses.publishCourse(row.id);
   }
 
-  const upcoming = await modules.events.listEvents({ first: 1, filter: { status: 'ANY' } });
+  const upcoming = await modules.events.listEvents({ first: 1, filter: { status: 'ANY' } }, true);
   if (upcoming.edges.length > 0) return;
   const now = Date.now();
   const events = [

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Principal } from '@symbeon/kernel';
 import { openTestDatabase, type TestDatabase } from '@symbeon/kernel/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as schema from '../db/schema.js';
@@ -16,6 +17,14 @@ let database: TestDatabase<typeof schema>;
 let managers: ReturnType<typeof build>;
 const instructor = randomUUID();
 const learner = randomUUID();
+const learnerPrincipal: Principal = {
+  kind: 'user',
+  userId: learner,
+  sessionId: randomUUID(),
+  roles: ['MEMBER'],
+  scopes: [],
+  tier: 'FREE',
+};
 
 function build(db: TestDatabase<typeof schema>['db']) {
   const knownUsers = createKnownUsersStorage(db);
@@ -68,7 +77,7 @@ describe('courses', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (;;) {
-      const page = await managers.courses.listCourses({ first: 7, after, filter: { search: 'paging' } });
+      const page = await managers.courses.listCourses({ first: 7, after, filter: { search: 'paging' } }, true);
       seen.push(...page.edges.map((edge) => edge.node.slug));
       if (!page.pageInfo.hasNextPage) break;
       after = page.pageInfo.endCursor;
@@ -77,9 +86,9 @@ describe('courses', () => {
     const advanced = await managers.courses.listCourses({
       first: 100,
       filter: { search: 'paging', level: 'ADVANCED' },
-    });
+    }, true);
     expect(advanced.edges).toHaveLength(12);
-    const tagged = await managers.courses.listCourses({ first: 100, filter: { tag: 'five' } });
+    const tagged = await managers.courses.listCourses({ first: 100, filter: { tag: 'five' } }, true);
     expect(tagged.edges.map((edge) => edge.node.slug).sort()).toEqual([
       'paging-0',
       'paging-10',
@@ -92,18 +101,27 @@ describe('courses', () => {
   it('treats LIKE wildcards in a search as plain text', async () => {
     const row = await managers.courses.createCourse(course('percent', { title: '100% Solidity' }));
     await managers.courses.publishCourse(row.id);
-    const hits = await managers.courses.listCourses({ first: 100, filter: { search: '100%' } });
+    const hits = await managers.courses.listCourses({ first: 100, filter: { search: '100%' } }, true);
     expect(hits.edges.map((edge) => edge.node.slug)).toEqual(['percent']);
-    const none = await managers.courses.listCourses({ first: 100, filter: { search: '_00' } });
+    const none = await managers.courses.listCourses({ first: 100, filter: { search: '_00' } }, true);
     expect(none.edges).toHaveLength(0);
+  });
+
+  it('shows drafts only to those who may write the catalogue', async () => {
+    const draft = await managers.courses.createCourse(course('hidden-draft'));
+    expect(await managers.courses.findCourse({ id: draft.id }, false)).toBeNull();
+    expect((await managers.courses.findCourse({ id: draft.id }, true))?.slug).toBe('hidden-draft');
+    await expect(managers.courses.listCourses({ first: 5, filter: { status: 'DRAFT' } }, false)).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
   });
 
   it('lists drafts only when asked', async () => {
     await managers.courses.createCourse(course('a-draft'));
-    const published = await managers.courses.listCourses({ first: 100 });
+    const published = await managers.courses.listCourses({ first: 100 }, true);
     expect(published.edges.map((edge) => edge.node.slug)).not.toContain('a-draft');
-    const drafts = await managers.courses.listCourses({ first: 100, filter: { status: 'DRAFT' } });
-    expect(drafts.edges.map((edge) => edge.node.slug)).toEqual(['a-draft']);
+    const drafts = await managers.courses.listCourses({ first: 100, filter: { status: 'DRAFT' } }, true);
+    expect(drafts.edges.map((edge) => edge.node.slug)).toEqual(['a-draft', 'hidden-draft']);
   });
 
   it('updates only the fields given and refuses a taken slug without changing anything', async () => {
@@ -116,7 +134,7 @@ describe('courses', () => {
       code: 'CONFLICT',
       field: 'input.slug',
     });
-    expect((await managers.courses.findCourse({ id: row.id }))?.title).toBe('Renamed');
+    expect((await managers.courses.findCourse({ id: row.id }, true))?.title).toBe('Renamed');
     await expect(managers.courses.updateCourse(row.id, {})).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
     await expect(managers.courses.updateCourse(randomUUID(), { title: 'x' })).rejects.toMatchObject({
       code: 'NOT_FOUND',
@@ -125,9 +143,9 @@ describe('courses', () => {
 
   it('finds by id or slug, and refuses ambiguous lookups', async () => {
     const row = await managers.courses.createCourse(course('findable'));
-    expect((await managers.courses.findCourse({ slug: 'FINDABLE' }))?.id).toBe(row.id);
-    expect(await managers.courses.findCourse({ id: 'not-a-uuid' })).toBeNull();
-    await expect(managers.courses.findCourse({ id: row.id, slug: 'findable' })).rejects.toMatchObject({
+    expect((await managers.courses.findCourse({ slug: 'FINDABLE' }, true))?.id).toBe(row.id);
+    expect(await managers.courses.findCourse({ id: 'not-a-uuid' }, true)).toBeNull();
+    await expect(managers.courses.findCourse({ id: row.id, slug: 'findable' }, true)).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
     });
   });
@@ -187,7 +205,7 @@ describe('events', () => {
     });
     expect(online).toMatchObject({ location: null, onlineUrl: 'https://meet.example/switch', seatsTaken: 2 });
     await expect(managers.events.register(event.id, learner)).rejects.toMatchObject({ code: 'CONFLICT' });
-    const after = await managers.events.findEvent(event.id);
+    const after = await managers.events.findEvent(event.id, true);
     expect(after?.seatsTaken).toBe(2);
   });
 
@@ -206,12 +224,12 @@ describe('events', () => {
       ids.push(event.id);
     }
     const from = soon(99);
-    const first = await managers.events.listEvents({ first: 3, filter: { from } });
+    const first = await managers.events.listEvents({ first: 3, filter: { from } }, true);
     const second = await managers.events.listEvents({
       first: 3,
       after: first.pageInfo.endCursor,
       filter: { from },
-    });
+    }, true);
     const order = [...first.edges, ...second.edges].map((edge) => edge.node.id);
     expect(order).toEqual([...ids].reverse());
     expect(second.pageInfo.hasNextPage).toBe(false);
@@ -223,14 +241,14 @@ describe('enrolments', () => {
     const row = await managers.courses.createCourse(course('enrol-me'));
     await managers.courses.publishCourse(row.id);
     const enrollment = await managers.enrollments.enroll(row.id, learner);
-    await managers.enrollments.recordProgress(enrollment.id, 40);
-    await expect(managers.enrollments.recordProgress(enrollment.id, 30)).rejects.toMatchObject({
+    await managers.enrollments.recordProgress(enrollment.id, 40, learnerPrincipal);
+    await expect(managers.enrollments.recordProgress(enrollment.id, 30, learnerPrincipal)).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
     });
-    await expect(managers.enrollments.recordProgress(enrollment.id, 101)).rejects.toMatchObject({
+    await expect(managers.enrollments.recordProgress(enrollment.id, 101, learnerPrincipal)).rejects.toMatchObject({
       field: 'progress',
     });
-    const done = await managers.enrollments.recordProgress(enrollment.id, 100);
+    const done = await managers.enrollments.recordProgress(enrollment.id, 100, learnerPrincipal);
     expect(done).toMatchObject({ status: 'COMPLETED', progress: 100 });
     const events = await database.db.select().from(schema.outbox);
     expect(
@@ -238,6 +256,16 @@ describe('enrolments', () => {
     ).toContainEqual(
       expect.objectContaining({ enrollmentId: enrollment.id, userId: learner, courseId: row.id }),
     );
+  });
+
+  it('lets only the learner (or an administrator) record progress', async () => {
+    const row = await managers.courses.createCourse(course('someone-elses'));
+    await managers.courses.publishCourse(row.id);
+    const enrollment = await managers.enrollments.enroll(row.id, learner);
+    const stranger: Principal = { ...learnerPrincipal, userId: randomUUID() };
+    await expect(managers.enrollments.recordProgress(enrollment.id, 10, stranger)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const admin: Principal = { ...stranger, roles: ['MEMBER', 'ADMIN'] };
+    expect((await managers.enrollments.recordProgress(enrollment.id, 10, admin)).progress).toBe(10);
   });
 
   it('refuses unknown learners and courses', async () => {

@@ -82,21 +82,26 @@ export function createCoursesManager(courses: CoursesStorage, knownUsers: KnownU
       throw new DomainError(ErrorCode.INVALID_STATE, 'The course is already published', 'id');
     },
 
-    async findCourse(by: { id?: string | null; slug?: string | null }): Promise<CourseRow | null> {
+    /** Drafts are found only by those who may write the catalogue. */
+    async findCourse(by: { id?: string | null; slug?: string | null }, seeDrafts: boolean): Promise<CourseRow | null> {
       if ((by.id == null) === (by.slug == null)) {
         throw new DomainError(ErrorCode.BAD_USER_INPUT, 'Give exactly one of id and slug', 'id');
       }
-      if (by.id != null) return isUuid(by.id) ? ((await courses.findByIds([by.id]))[0] ?? null) : null;
-      return (await courses.findBySlug(String(by.slug).trim().toLowerCase())) ?? null;
+      let row: CourseRow | null;
+      if (by.id != null) row = isUuid(by.id) ? ((await courses.findByIds([by.id]))[0] ?? null) : null;
+      else row = (await courses.findBySlug(String(by.slug).trim().toLowerCase())) ?? null;
+      return row && (row.publishedAt || seeDrafts) ? row : null;
     },
 
-    async listCourses(args: {
-      first?: number | null;
-      after?: string | null;
-      filter?: CourseFilterInput | null;
-    }) {
+    async listCourses(
+      args: { first?: number | null; after?: string | null; filter?: CourseFilterInput | null },
+      seeDrafts: boolean,
+    ) {
       const size = pageSize(args.first);
       const filter = args.filter ?? {};
+      if ((filter.status ?? 'PUBLISHED') !== 'PUBLISHED' && !seeDrafts) {
+        throw new DomainError(ErrorCode.FORBIDDEN, 'Drafts are visible with the learning:write scope only', 'filter.status');
+      }
       let after: { createdAt: Date; id: string } | undefined;
       if (args.after != null) {
         const [createdAt, id] = decodeCursor(args.after, ['string', 'string']) as [string, string];

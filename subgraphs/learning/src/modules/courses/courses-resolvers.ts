@@ -2,6 +2,7 @@ import { asResult, type GraphQLResolverMap } from '@symbeon/kernel';
 import type { LearningContext } from '../../context.js';
 import type { CourseFilterInput } from './courses-manager.js';
 import type { CourseRow } from './courses-storage.js';
+import { canWriteLearning } from '../shared/access.js';
 
 export const coursesResolvers: GraphQLResolverMap<LearningContext> = {
   Query: {
@@ -9,9 +10,9 @@ export const coursesResolvers: GraphQLResolverMap<LearningContext> = {
       _: unknown,
       args: { first?: number | null; after?: string | null; filter?: CourseFilterInput | null },
       context: LearningContext,
-    ) => context.courses.listCourses(args),
+    ) => context.courses.listCourses(args, canWriteLearning(context.principal)),
     course: (_: unknown, args: { id?: string | null; slug?: string | null }, context: LearningContext) =>
-      context.courses.findCourse(args),
+      context.courses.findCourse(args, canWriteLearning(context.principal)),
   },
   Mutation: {
     createCourse: (_: unknown, args: { input: unknown }, context: LearningContext) =>

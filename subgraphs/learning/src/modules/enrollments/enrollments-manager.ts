@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DomainError, ErrorCode } from '@symbeon/kernel';
+import { DomainError, ErrorCode, type Principal } from '@symbeon/kernel';
+import { isOwnerOrAdmin } from '../shared/access.js';
 import type { CoursesStorage } from '../courses/courses-storage.js';
 import type { KnownUsersStorage } from '../known-users/known-users-storage.js';
 import { parseInput, requireUuid } from '../shared/validation.js';
@@ -33,9 +34,14 @@ export function createEnrollmentsManager(
       return row;
     },
 
-    async recordProgress(enrollmentId: string, progress: number): Promise<EnrollmentRow> {
+    /** Only the learner (or an administrator) records progress on an enrolment. */
+    async recordProgress(enrollmentId: string, progress: number, actor: Principal): Promise<EnrollmentRow> {
       requireUuid(enrollmentId, 'enrolment', 'enrollmentId');
       const value = parseInput(progressInput, progress, 'progress');
+      const [owned] = await enrollments.findByIds([enrollmentId]);
+      if (owned && !isOwnerOrAdmin(actor, owned.userId)) {
+        throw new DomainError(ErrorCode.FORBIDDEN, 'Only the learner records progress on an enrolment', 'enrollmentId');
+      }
       const updated = await enrollments.recordProgress(enrollmentId, value);
       if (updated) return updated;
       const [existing] = await enrollments.findByIds([enrollmentId]);

@@ -1,4 +1,5 @@
-import { asResult, type GraphQLResolverMap } from '@symbeon/kernel';
+import { asResult, DomainError, ErrorCode, type GraphQLResolverMap } from '@symbeon/kernel';
+import { actingUserId, isOwnerOrAdmin } from '../shared/access.js';
 import type { LearningContext } from '../../context.js';
 import type { EnrollmentRow } from './enrollments-storage.js';
 
@@ -12,7 +13,7 @@ export const enrollmentsResolvers: GraphQLResolverMap<LearningContext> = {
       context: LearningContext,
     ) =>
       asResult(async () => ({
-        enrollment: await context.enrollments.recordProgress(args.enrollmentId, args.progress),
+        enrollment: await context.enrollments.recordProgress(args.enrollmentId, args.progress, context.principal),
       })),
   },
   Enrollment: {
@@ -23,7 +24,11 @@ export const enrollmentsResolvers: GraphQLResolverMap<LearningContext> = {
       context.loaders.courseById.load(enrollment.courseId),
   },
   User: {
-    enrollments: (user: { id: string }, _: unknown, context: LearningContext) =>
-      context.loaders.enrollmentsByUser.load(user.id),
+    enrollments: (user: { id: string }, _: unknown, context: LearningContext) => {
+      if (!isOwnerOrAdmin(context.principal, user.id)) {
+        throw new DomainError(ErrorCode.FORBIDDEN, "Only the user and administrators see a user's enrolments");
+      }
+      return context.loaders.enrollmentsByUser.load(user.id);
+    },
   },
 };

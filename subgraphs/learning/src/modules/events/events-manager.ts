@@ -105,17 +105,20 @@ export function createEventsManager(events: EventsStorage, knownUsers: KnownUser
       return events.register(eventId, userId);
     },
 
-    async findEvent(id: string): Promise<EventRow | null> {
-      return isUuid(id) ? ((await events.findByIds([id]))[0] ?? null) : null;
+    async findEvent(id: string, seeDrafts: boolean): Promise<EventRow | null> {
+      const row = isUuid(id) ? ((await events.findByIds([id]))[0] ?? null) : null;
+      return row && (row.publishedAt || seeDrafts) ? row : null;
     },
 
-    async listEvents(args: {
-      first?: number | null;
-      after?: string | null;
-      filter?: EventFilterInput | null;
-    }) {
+    async listEvents(
+      args: { first?: number | null; after?: string | null; filter?: EventFilterInput | null },
+      seeDrafts: boolean,
+    ) {
       const size = pageSize(args.first);
       const filter = args.filter ?? {};
+      if ((filter.status ?? 'PUBLISHED') !== 'PUBLISHED' && !seeDrafts) {
+        throw new DomainError(ErrorCode.FORBIDDEN, 'Unpublished events are visible with learning:write only', 'filter.status');
+      }
       let after: { startsAt: Date; id: string } | undefined;
       if (args.after != null) {
         const [startsAt, id] = decodeCursor(args.after, ['string', 'string']) as [string, string];

@@ -2,6 +2,7 @@ import { asResult, type GraphQLResolverMap } from '@symbeon/kernel';
 import type { LearningContext } from '../../context.js';
 import type { EventFilterInput } from './events-manager.js';
 import type { EventRow, RegistrationRow } from './events-storage.js';
+import { actingUserId, canWriteLearning } from '../shared/access.js';
 
 type EventInput = Parameters<LearningContext['events']['createEvent']>[0];
 
@@ -11,8 +12,9 @@ export const eventsResolvers: GraphQLResolverMap<LearningContext> = {
       _: unknown,
       args: { first?: number | null; after?: string | null; filter?: EventFilterInput | null },
       context: LearningContext,
-    ) => context.events.listEvents(args),
-    event: (_: unknown, args: { id: string }, context: LearningContext) => context.events.findEvent(args.id),
+    ) => context.events.listEvents(args, canWriteLearning(context.principal)),
+    event: (_: unknown, args: { id: string }, context: LearningContext) =>
+      context.events.findEvent(args.id, canWriteLearning(context.principal)),
   },
   Mutation: {
     createEvent: (_: unknown, args: { input: EventInput }, context: LearningContext) =>
@@ -21,8 +23,10 @@ export const eventsResolvers: GraphQLResolverMap<LearningContext> = {
       asResult(async () => ({ event: await context.events.updateEvent(args.id, args.input) })),
     publishEvent: (_: unknown, args: { id: string }, context: LearningContext) =>
       asResult(async () => ({ event: await context.events.publishEvent(args.id) })),
-    registerForEvent: (_: unknown, args: { eventId: string; userId: string }, context: LearningContext) =>
-      asResult(async () => ({ registration: await context.events.register(args.eventId, args.userId) })),
+    registerForEvent: (_: unknown, args: { eventId: string; userId?: string | null }, context: LearningContext) =>
+      asResult(async () => ({
+        registration: await context.events.register(args.eventId, actingUserId(context.principal, args.userId)),
+      })),
   },
   Event: {
     __resolveReference: (reference: { id: string }, context: LearningContext) =>
