@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { EnvError, envField, parseEnv, pathFrom, repositoryRoot } from '@symbeon/kernel';
+import { commonEnvShape, EnvError, envField, parseEnv, pathFrom, repositoryRoot } from '@symbeon/kernel';
 
 /** Every variable the gateway reads. The only reader of process.env for the gateway. */
 export const gatewayEnvShape = {
@@ -33,6 +33,36 @@ export const gatewayEnvShape = {
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** Keep-alive connections per subgraph origin. */
   SUBGRAPH_CONNECTIONS: z.coerce.number().int().min(1).default(64),
+  /** Signs the internal tokens subgraphs require; the same value as theirs. Required in production. */
+  INTERNAL_AUTH_SECRET: envField.internalAuthSecret(),
+  /** Where the embedded profile keeps its generated secrets (INTERNAL_AUTH_SECRET when unset). */
+  DATA_DIR: commonEnvShape.DATA_DIR,
+  /** Redis, for the revoked-session list identity writes; unset: in-process (one-process stack only). */
+  REDIS_URL: commonEnvShape.REDIS_URL,
+  REDIS_PREFIX: commonEnvShape.REDIS_PREFIX,
+  /** Identity's JWKS for access tokens. Unset: the identity subgraph's origin + /.well-known/jwks.json. */
+  AUTH_JWKS_URL: envField.optionalUrl(),
+  /** `iss` every access token must carry: identity's public issuer (the gateway's public origin). */
+  AUTH_ISSUER: z.string().min(1).default('http://localhost:8000'),
+  /** `aud` every access token must carry. */
+  AUTH_AUDIENCE: z.string().min(1).default('symbeon-api'),
+  /**
+   * Unauthorized fields: `filter` (default) answers them null with UNAUTHORIZED_FIELD_OR_TYPE errors;
+   * `reject` refuses the whole operation.
+   */
+  AUTHZ_MODE: z.enum(['filter', 'reject']).default('filter'),
+  /** Rate-limit window, seconds. */
+  RATE_LIMIT_WINDOW: z.coerce.number().int().min(1).default(60),
+  /** Budgets per tier and window, `TIER:requests/cost` comma-separated (defaults in the README). */
+  RATE_LIMITS: z
+    .string()
+    .optional()
+    .refine(
+      (value) =>
+        !value ||
+        value.split(',').every((part) => /^(ANONYMOUS|FREE|PRO|ENTERPRISE):\d+\/\d+$/.test(part.trim())),
+      'must be TIER:requests/cost, comma-separated (tiers: ANONYMOUS, FREE, PRO, ENTERPRISE)',
+    ),
 };
 
 export type GatewayEnv = ReturnType<typeof parseGatewayEnv> & {
@@ -50,6 +80,12 @@ export function parseGatewayEnv(source: Record<string, string | undefined> = pro
     if (!match || !value) continue;
     if (!z.url().safeParse(value).success) problems.push(`${key}: must be a URL`);
     subgraphUrls[match[1]!.toLowerCase()] = value;
+  }
+  // Checked here too (resolveInternalAuthSecret refuses it at start) so it is reported with the rest.
+  if (production && !env.INTERNAL_AUTH_SECRET) {
+    problems.push(
+      'INTERNAL_AUTH_SECRET: required when NODE_ENV=production (the same value as the subgraphs)',
+    );
   }
   if (problems.length > 0) throw new EnvError(problems);
   return {

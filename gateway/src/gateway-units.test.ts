@@ -47,16 +47,35 @@ describe('error masking', () => {
 });
 
 describe('gateway environment', () => {
+  const secret = 'gateway-units-internal-secret-0123456789abcdef';
+
   it('reads subgraph URL overrides and profile-dependent defaults', () => {
     const env = parseGatewayEnv({
       SUBGRAPH_URL_LEARNING: 'http://learning:8007/graphql',
       NODE_ENV: 'production',
+      INTERNAL_AUTH_SECRET: secret,
     });
     expect(env.subgraphUrls).toEqual({ learning: 'http://learning:8007/graphql' });
     expect(env.INTROSPECTION).toBe(false);
     expect(env.SANDBOX).toBe(false);
     expect(parseGatewayEnv({}).INTROSPECTION).toBe(true);
-    expect(parseGatewayEnv({ NODE_ENV: 'production', INTROSPECTION: 'true' }).INTROSPECTION).toBe(true);
+    expect(
+      parseGatewayEnv({ NODE_ENV: 'production', INTROSPECTION: 'true', INTERNAL_AUTH_SECRET: secret })
+        .INTROSPECTION,
+    ).toBe(true);
+  });
+
+  it('has the authentication defaults identity issues tokens with', () => {
+    const env = parseGatewayEnv({});
+    expect(env.AUTH_ISSUER).toBe('http://localhost:8000');
+    expect(env.AUTH_AUDIENCE).toBe('symbeon-api');
+    expect(env.AUTH_JWKS_URL).toBeUndefined();
+  });
+
+  it('requires INTERNAL_AUTH_SECRET in production', () => {
+    expect(() => parseGatewayEnv({ NODE_ENV: 'production' })).toThrow(
+      /INTERNAL_AUTH_SECRET: required when NODE_ENV=production/,
+    );
   });
 
   it('refuses a malformed override', () => {

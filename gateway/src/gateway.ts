@@ -2,15 +2,34 @@ import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   createMetricsRegistry,
   currentRequestScope,
+  ErrorCode,
+  formatTraceparent,
   graphqlHandler,
   graphqlMetricsPlugin,
+  resolveInternalAuthSecret,
+  sendJson,
   startHttpService,
+  type Cache,
   type Logger,
+  type Principal,
+  type RequestIdentity,
   type RunningService,
 } from '@symbeon/kernel';
+import {
+  AuthenticationError,
+  AuthenticationUnavailableError,
+  createAuthenticator,
+} from './auth/authenticate.js';
+import { createApiKeyClient } from './auth/api-key-client.js';
+import { JWKS_PATH, jwksProxy } from './auth/jwks-proxy.js';
+import { createAuthzEnforcer } from './authz/enforcer.js';
+import { gatewayPolicies, subjectOf, type GatewaySubject } from './authz/policies.js';
+import { createRateLimiter, parseBudgets } from './rate-limit/limiter.js';
+import { rateLimitPlugin } from './rate-limit/plugin.js';
 import type { GatewayContext } from './context.js';
 import { applyCors } from './cors.js';
 import type { GatewayEnv } from './env.js';
@@ -23,6 +42,11 @@ import { supergraphFile } from './supergraph-file.js';
 export interface GatewayDeps {
   env: GatewayEnv;
   logger: Logger;
+  /**
+   * The Cache port in namespace `auth`, where identity records revoked sessions. In one process (the
+   * stack) it must be the very instance identity writes to; across processes, Redis.
+   */
+  cache: Cache;
 }
 
 export interface Gateway extends RunningService {
@@ -39,8 +63,44 @@ export function subgraphsOf(supergraphSdl: string, overrides: Record<string, str
   }));
 }
 
+/** 401 with a GraphQL body, before Apollo: RFC 6750's challenge so HTTP clients know to re-authenticate. */
+function refuseCredentials(res: ServerResponse, identity: RequestIdentity, error: AuthenticationError) {
+  sendJson(
+    res,
+    401,
+    { errors: [{ message: error.publicMessage, extensions: { code: ErrorCode.UNAUTHENTICATED } }] },
+    {
+      'www-authenticate': `Bearer error="invalid_token", error_description="${error.publicMessage}"`,
+      'x-request-id': identity.requestId,
+      traceparent: formatTraceparent(identity.trace),
+    },
+  );
+}
+
+function authenticationUnavailable(res: ServerResponse, identity: RequestIdentity) {
+  sendJson(
+    res,
+    503,
+    {
+      errors: [
+        {
+          message: 'Authentication is temporarily unavailable; retry shortly',
+          extensions: { code: 'AUTHENTICATION_UNAVAILABLE', requestId: identity.requestId },
+        },
+      ],
+    },
+    {
+      'retry-after': '5',
+      'x-request-id': identity.requestId,
+      traceparent: formatTraceparent(identity.trace),
+    },
+  );
+}
+
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const { env, logger } = deps;
+  // Refuses to start (production without INTERNAL_AUTH_SECRET, or a short one) rather than serve errors.
+  const internalAuthSecret = resolveInternalAuthSecret(env);
   const registry = createMetricsRegistry('gateway');
   const metrics = createGatewayMetrics(registry);
   const agent = createSubgraphAgent({
@@ -48,7 +108,28 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     timeoutMs: env.SUBGRAPH_TIMEOUT_MS,
   });
   const dataSources = new Map<string, SubgraphDataSource>();
-  const source = supergraphFile(env.SUPERGRAPH_PATH, { logger, metrics });
+  // @authenticated / @requiresScopes / @policy: @apollo/gateway implements none of them.
+  const enforcer = createAuthzEnforcer<GatewayContext, GatewaySubject>({
+    mode: env.AUTHZ_MODE,
+    policies: gatewayPolicies,
+    subjectOf: (context) => subjectOf(context.principal),
+    onUnknownPolicies: (names) =>
+      logger.warn(
+        { policies: names },
+        'the supergraph names policies the gateway does not define: they deny',
+      ),
+  });
+  const source = supergraphFile(env.SUPERGRAPH_PATH, {
+    logger,
+    metrics,
+    onLoad: (sdl) => enforcer.setSupergraph(sdl),
+  });
+  const limiter = createRateLimiter({
+    redisUrl: env.REDIS_URL,
+    prefix: env.REDIS_PREFIX,
+    windowSeconds: env.RATE_LIMIT_WINDOW,
+    budgets: parseBudgets(env.RATE_LIMITS),
+  });
   // @apollo/gateway 2.14 exports usage metrics to Apollo every hour and probes cloud metadata endpoints unless
   // this variable is set; it reads no other switch. Nothing leaves our network unless the operator opts in.
   if (!env.APOLLO_TELEMETRY) process.env.APOLLO_TELEMETRY_DISABLED = 'true';
@@ -65,6 +146,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
         agent,
         metrics,
         timeoutMs: env.SUBGRAPH_TIMEOUT_MS,
+        internalAuthSecret,
       });
       dataSources.set(name, dataSource);
       return dataSource;
@@ -83,7 +165,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   }).protect();
 
   const apollo = new ApolloServer<GatewayContext>({
-    gateway,
+    gateway: enforcer.wrap(gateway),
     logger,
     introspection: env.INTROSPECTION,
     csrfPrevention: true,
@@ -97,6 +179,16 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     plugins: [
       ...armor.plugins,
       graphqlMetricsPlugin<GatewayContext>(registry),
+      // Per principal: the API key, else the user, else the client's address.
+      rateLimitPlugin<GatewayContext>({
+        limiter,
+        keyOf: ({ principal, clientIp }) =>
+          principal.kind === 'api-key'
+            ? { key: `key:${principal.keyId}`, tier: principal.tier }
+            : principal.kind === 'user'
+              ? { key: `user:${principal.userId}`, tier: principal.tier }
+              : { key: `ip:${clientIp}`, tier: 'ANONYMOUS' },
+      }),
       env.SANDBOX
         ? sandboxLandingPage({
             initialDocument:
@@ -107,17 +199,46 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   await apollo.start();
 
-  const corsOrigins = new Set(env.CORS_ORIGINS);
-  const handle = graphqlHandler(apollo, {
-    bodyLimitBytes: env.MAX_BODY_BYTES,
-    context: async (req, identity) => ({
-      requestId: identity.requestId,
-      trace: identity.trace,
-      clientIp: req.socket.remoteAddress ?? 'unknown',
-    }),
+  const subgraphs = () => subgraphsOf(source.current(), env.subgraphUrls);
+  // Identity's origin, recomputed only when the supergraph text changes (not per request).
+  let identityFor: { sdl: string; origin: URL | undefined } | undefined;
+  const identityOrigin = (): URL | undefined => {
+    const sdl = source.current();
+    if (identityFor?.sdl !== sdl) {
+      const identity = subgraphs().find(({ name }) => name.toLowerCase() === 'identity');
+      identityFor = { sdl, origin: identity ? new URL(identity.url) : undefined };
+    }
+    return identityFor.origin;
+  };
+  const identityJwks = () => {
+    const origin = identityOrigin();
+    return origin ? new URL(JWKS_PATH, origin) : undefined;
+  };
+  const configuredJwks = env.AUTH_JWKS_URL ? new URL(env.AUTH_JWKS_URL) : undefined;
+  const authenticator = createAuthenticator({
+    jwksUrl: () => configuredJwks ?? identityJwks(),
+    issuer: env.AUTH_ISSUER,
+    audience: env.AUTH_AUDIENCE,
+    cache: deps.cache,
+    verifyApiKey: createApiKeyClient({ identityOrigin, internalAuthSecret }),
   });
 
-  const subgraphs = () => subgraphsOf(source.current(), env.subgraphUrls);
+  const corsOrigins = new Set(env.CORS_ORIGINS);
+  // Set by the route once the caller is authenticated; read by Apollo's context for the same request.
+  const principals = new WeakMap<IncomingMessage, Principal>();
+  const handle = graphqlHandler(apollo, {
+    bodyLimitBytes: env.MAX_BODY_BYTES,
+    context: async (req, identity) => {
+      const principal = principals.get(req);
+      if (!principal) throw new Error('GraphQL request reached Apollo unauthenticated');
+      return {
+        requestId: identity.requestId,
+        trace: identity.trace,
+        clientIp: req.socket.remoteAddress ?? 'unknown',
+        principal,
+      };
+    },
+  });
 
   const service = await startHttpService({
     name: 'gateway',
@@ -144,12 +265,32 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     routes: {
       '/graphql': async (req, res, identity) => {
         if (applyCors(req, res, corsOrigins)) return;
+        // Before Apollo: a bad token costs no body parsing, validation or planning.
+        let principal: Principal;
+        try {
+          principal = await authenticator.authenticate(req.headers);
+        } catch (error) {
+          if (error instanceof AuthenticationError) {
+            metrics.authentications.inc({ outcome: error.reason });
+            return refuseCredentials(res, identity, error);
+          }
+          if (error instanceof AuthenticationUnavailableError) {
+            metrics.authentications.inc({ outcome: 'unavailable' });
+            logger.error({ err: error }, 'authentication unavailable');
+            return authenticationUnavailable(res, identity);
+          }
+          throw error;
+        }
+        metrics.authentications.inc({ outcome: principal.kind });
+        principals.set(req, principal);
         await handle(req, res, identity);
       },
+      [JWKS_PATH]: jwksProxy({ upstream: identityJwks }),
     },
     onStop: async () => {
       await apollo.stop();
       await agent.close();
+      await limiter.close();
     },
   });
   return Object.assign(service, { subgraphs });

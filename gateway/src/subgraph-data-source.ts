@@ -2,7 +2,13 @@ import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { GraphQLError } from 'graphql';
 import { Agent } from 'undici';
-import { childTrace, formatTraceparent } from '@symbeon/kernel';
+import {
+  ANONYMOUS,
+  childTrace,
+  formatTraceparent,
+  INTERNAL_TOKEN_HEADER,
+  signInternalToken,
+} from '@symbeon/kernel';
 import type { GatewayContext } from './context.js';
 import type { GatewayMetrics } from './metrics.js';
 
@@ -35,6 +41,8 @@ export interface SubgraphDataSourceOptions {
   agent: Agent;
   metrics: GatewayMetrics;
   timeoutMs: number;
+  /** Signs the internal token every subgraph request carries (see the kernel's internal-token.ts). */
+  internalAuthSecret: string;
 }
 
 function isGraphQLResult(value: unknown): value is GatewayGraphQLResponse {
@@ -70,6 +78,13 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
       headers['x-request-id'] = context.requestId;
       headers.traceparent = formatTraceparent(childTrace(context.trace));
     }
+    // Every request carries one, health checks included (as anonymous): subgraphs refuse any without.
+    // Cached per principal by the kernel, so this rarely signs.
+    headers[INTERNAL_TOKEN_HEADER] = await signInternalToken(
+      this.options.internalAuthSecret,
+      context?.principal ?? ANONYMOUS,
+      context?.requestId ?? `gateway-${options.kind as string}`,
+    );
     const body = JSON.stringify({
       query: request.query,
       variables: request.variables,

@@ -1,7 +1,12 @@
 import { parseGatewayEnv, startGateway, type Gateway } from '@symbeon/gateway';
 import { parseIdentityEnv, startIdentity, type IdentityService } from '@symbeon/identity';
 import { parseLearningEnv, startLearning, type LearningService } from '@symbeon/learning';
-import { createMemoryEventTransport, type EventTransport } from '@symbeon/kernel';
+import {
+  createMemoryCache,
+  createMemoryEventTransport,
+  type Cache,
+  type EventTransport,
+} from '@symbeon/kernel';
 import { createTestDatabaseTarget } from '@symbeon/kernel/testing';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +16,7 @@ const logger = pino({ level: 'silent' });
 const statements = { identity: [] as string[], learning: [] as string[] };
 let target: Awaited<ReturnType<typeof createTestDatabaseTarget>>;
 let transport: EventTransport;
+let authCache: Cache;
 let identity: IdentityService;
 let learning: LearningService;
 let gateway: Gateway;
@@ -20,12 +26,15 @@ function domainStatements(list: string[]) {
   return list.filter((sql) => !/"(outbox|processed_events)"/.test(sql));
 }
 
+/** An administrator's access token: enrolments are visible to their owner and administrators only. */
+let adminToken: string;
+
 async function query(text: string) {
   statements.identity.length = 0;
   statements.learning.length = 0;
   const response = await fetch(`${gateway.url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
     body: JSON.stringify({ query: text }),
   });
   const body = (await response.json()) as { data?: Record<string, any>; errors?: unknown[] };
@@ -47,10 +56,12 @@ beforeAll(async () => {
     PORT: '0',
   };
   transport = createMemoryEventTransport();
+  authCache = createMemoryCache();
   identity = await startIdentity({
     env: parseIdentityEnv(source),
     logger,
     transport,
+    cache: authCache,
     onQuery: (sql) => statements.identity.push(sql),
   });
   learning = await startLearning({
@@ -77,13 +88,19 @@ beforeAll(async () => {
     });
     await learning.modules.courses.publishCourse(course.id);
   }
+  const admin = await identity.users.createUser({ handle: 'budget-admin', displayName: 'Admin' });
+  await identity.roles.bootstrap(admin.id, ['ADMIN'], 'test');
+  adminToken = (await identity.sessions.startSession(admin.id, { method: 'TEST' })).accessToken;
   gateway = await startGateway({
     env: {
       ...parseGatewayEnv(source),
       subgraphUrls: { identity: `${identity.url}/graphql`, learning: `${learning.url}/graphql` },
     },
     logger,
+    cache: authCache,
   });
+  // The gateway fetches identity's JWKS on the first authenticated request: not part of any budget below.
+  await query('{ __typename }');
 });
 
 afterAll(async () => {
@@ -91,6 +108,7 @@ afterAll(async () => {
   await learning?.stop();
   await identity?.stop();
   await transport?.close();
+  await authCache?.close();
   await target?.cleanup();
 });
 

@@ -2,6 +2,7 @@ import { parseGatewayEnv, startGateway, type Gateway } from '@symbeon/gateway';
 import { parseIdentityEnv, startIdentity, seedIdentityDemo, type IdentityService } from '@symbeon/identity';
 import { parseLearningEnv, seedLearningDemo, startLearning, type LearningService } from '@symbeon/learning';
 import {
+  createCache,
   createEventTransport,
   createLogger,
   EnvError,
@@ -56,9 +57,13 @@ export async function startStack(source: Record<string, string | undefined> = pr
   const profile = env.identity.DATABASE_URL || env.identity.REDIS_URL ? 'services' : 'embedded';
   // One transport for all services: in-process delivery needs them to share it.
   const transport = await createEventTransport(env.identity, 'stack');
+  // One `auth` cache for identity (which records revoked sessions in it) and the gateway (which refuses
+  // them): in the embedded profile it is in-process, so both must hold this very instance.
+  const authCache = await createCache(env.identity, 'auth');
   const started: Array<{ stop(): Promise<void> }> = [];
   const stopAll = async () => {
     for (const service of started.reverse()) await service.stop();
+    await authCache.close();
     await transport.close();
   };
   try {
@@ -66,6 +71,7 @@ export async function startStack(source: Record<string, string | undefined> = pr
       env: env.identity,
       logger: createLogger('identity', { level }),
       transport,
+      cache: authCache,
     });
     started.push(identity);
     const learning = await startLearning({
@@ -76,7 +82,7 @@ export async function startStack(source: Record<string, string | undefined> = pr
     started.push(learning);
 
     if (env.stack.SEED_DEMO_DATA ?? profile === 'embedded') {
-      const users = await seedIdentityDemo(identity.users);
+      const users = await seedIdentityDemo(identity.wallets, identity.roles);
       await learning.waitForUsers(users.map((user) => user.id));
       const byHandle = Object.fromEntries(users.map((user) => [user.handle, user.id]));
       await seedLearningDemo(learning.modules, { ada: byHandle.ada!, grace: byHandle.grace! });
@@ -93,6 +99,7 @@ export async function startStack(source: Record<string, string | undefined> = pr
         },
       },
       logger: createLogger('gateway', { level }),
+      cache: authCache,
     });
     started.push(gateway);
     return { gateway, identity, learning, transport, profile, stop: stopAll };

@@ -1,11 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCodes, startTestStack, type GraphQLResponse, type TestStack } from '../kit/index.js';
+import {
+  devKeys,
+  errorCodes,
+  signIn,
+  startTestStack,
+  type GraphQLResponse,
+  type SignedIn,
+  type TestStack,
+} from '../kit/index.js';
 
-// The foundation as a user meets it: `npm start`, then the API through the gateway only.
+// The foundation as a user meets it: `npm start`, then the API through the gateway only, signed in with
+// the demo accounts' dev wallets where an operation needs it.
 let stack: TestStack;
+/** INSTRUCTOR: writes the catalogue. */
+let ada: SignedIn;
+/** A learner. */
+let linus: SignedIn;
+/** ADMIN: may act for other users. */
+let admin: SignedIn;
 
 beforeAll(async () => {
   stack = await startTestStack();
+  [ada, linus, admin] = await Promise.all([
+    signIn(stack.graphql, devKeys.ada),
+    signIn(stack.graphql, devKeys.linus),
+    signIn(stack.graphql, devKeys.symbeon),
+  ]);
 });
 
 afterAll(async () => {
@@ -23,6 +43,8 @@ async function userId(handle: string): Promise<string> {
 async function catalogueSlugs(): Promise<string[]> {
   const response = await stack.graphql<{ courses: { edges: Array<{ node: { slug: string } }> } }>(
     '{ courses(first: 100, filter: { status: ANY }) { edges { node { slug } } } }',
+    undefined,
+    ada.headers,
   );
   return response.body.data!.courses.edges.map((edge) => edge.node.slug);
 }
@@ -105,6 +127,7 @@ describe('the supergraph through the gateway', () => {
           instructorId,
         },
       },
+      ada.headers,
     );
     const course = created.body.data!.createCourse.course;
     expect(created.body.data!.createCourse.ok).toBe(true);
@@ -112,30 +135,35 @@ describe('the supergraph through the gateway', () => {
     expect(course.instructor.displayName).toBe('Grace Hopper');
 
     const early = await stack.graphql(
-      'mutation($c: ID!, $u: ID!) { enrollInCourse(courseId: $c, userId: $u) { ok error { code } } }',
-      {
-        c: course.id,
-        u: learnerId,
-      },
+      'mutation($c: ID!) { enrollInCourse(courseId: $c) { ok error { code } } }',
+      { c: course.id },
+      linus.headers,
     );
     expect(early.body.data!.enrollInCourse.error.code).toBe('INVALID_STATE');
 
     const published = await stack.graphql(
       'mutation($id: ID!) { publishCourse(id: $id) { ok course { publishedAt } } }',
       { id: course.id },
+      ada.headers,
     );
     expect(published.body.data!.publishCourse.course.publishedAt).not.toBeNull();
 
     const enrolled = await stack.graphql(
-      'mutation($c: ID!, $u: ID!) { enrollInCourse(courseId: $c, userId: $u) { ok enrollment { id status progress user { handle } } } }',
-      { c: course.id, u: learnerId },
+      'mutation($c: ID!) { enrollInCourse(courseId: $c) { ok enrollment { id status progress user { id handle } } } }',
+      { c: course.id },
+      linus.headers,
     );
     const enrollment = enrolled.body.data!.enrollInCourse.enrollment;
-    expect(enrollment).toMatchObject({ status: 'ACTIVE', progress: 0, user: { handle: 'linus' } });
+    expect(enrollment).toMatchObject({
+      status: 'ACTIVE',
+      progress: 0,
+      user: { id: learnerId, handle: 'linus' },
+    });
 
     const done = await stack.graphql(
       'mutation($id: ID!) { recordCourseProgress(enrollmentId: $id, progress: 100) { ok enrollment { status progress completedAt } } }',
       { id: enrollment.id },
+      linus.headers,
     );
     expect(done.body.data!.recordCourseProgress.enrollment).toMatchObject({
       status: 'COMPLETED',
@@ -144,11 +172,9 @@ describe('the supergraph through the gateway', () => {
     expect(done.body.data!.recordCourseProgress.enrollment.completedAt).not.toBeNull();
 
     const again = await stack.graphql(
-      'mutation($c: ID!, $u: ID!) { enrollInCourse(courseId: $c, userId: $u) { ok error { code } } }',
-      {
-        c: course.id,
-        u: learnerId,
-      },
+      'mutation($c: ID!) { enrollInCourse(courseId: $c) { ok error { code } } }',
+      { c: course.id },
+      linus.headers,
     );
     expect(again.body.data!.enrollInCourse).toEqual({ ok: false, error: { code: 'CONFLICT' } });
   });
@@ -160,9 +186,10 @@ describe('the supergraph through the gateway', () => {
     const created = await stack.graphql(
       'mutation($input: CreateEventInput!) { createEvent(input: $input) { ok event { id } } }',
       { input: { title: 'Tiny room', kind: 'WORKSHOP', startsAt, endsAt, location: 'Room 1', capacity: 2 } },
+      ada.headers,
     );
     const eventId = created.body.data!.createEvent.event.id;
-    await stack.graphql('mutation($id: ID!) { publishEvent(id: $id) { ok } }', { id: eventId });
+    await stack.graphql('mutation($id: ID!) { publishEvent(id: $id) { ok } }', { id: eventId }, ada.headers);
     const results = await Promise.all(
       users.map((user) =>
         stack.graphql(
@@ -171,6 +198,8 @@ describe('the supergraph through the gateway', () => {
             e: eventId,
             u: user,
           },
+          // An administrator registers five people at once.
+          admin.headers,
         ),
       ),
     );
@@ -232,6 +261,7 @@ describe('bad input gets a clear error and changes nothing', () => {
           instructorId: await userId('ada'),
         },
       },
+      ada.headers,
     );
     const result = response.body.data!.createCourse;
     expect(result.ok).toBe(false);
@@ -251,6 +281,7 @@ describe('bad input gets a clear error and changes nothing', () => {
       {
         input: { ...input, slug: 'smart-contract-fundamentals', instructorId: await userId('ada') },
       },
+      ada.headers,
     );
     expect(taken.body.data!.createCourse.error).toEqual({ code: 'CONFLICT', field: 'input.slug' });
     const unknown = await stack.graphql(
@@ -258,6 +289,7 @@ describe('bad input gets a clear error and changes nothing', () => {
       {
         input: { ...input, slug: 'fresh-slug', instructorId: '00000000-0000-4000-8000-000000000000' },
       },
+      ada.headers,
     );
     expect(unknown.body.data!.createCourse.error).toEqual({ code: 'NOT_FOUND', field: 'input.instructorId' });
     expect(await catalogueSlugs()).toEqual(before);

@@ -54,6 +54,10 @@ beforeAll(async () => {
     SUPERGRAPH_PATH: supergraphPath,
     SUBGRAPH_URL_IDENTITY: `${stack.subgraphUrls.identity}/graphql`,
     SUBGRAPH_URL_LEARNING: `${proxy.url}/graphql`,
+    // The stack's Redis (when it has one), where identity records revoked sessions. INTERNAL_AUTH_SECRET
+    // is the stack's too: the kit gives every process it starts the same one.
+    REDIS_URL: stack.env.REDIS_URL ?? '',
+    REDIS_PREFIX: stack.env.REDIS_PREFIX ?? '',
   });
   const [, url] = await gateway.waitFor(/"url":"(http:\/\/[^"]+)\/graphql"[^\n]*gateway ready/);
   gatewayUrl = url!;

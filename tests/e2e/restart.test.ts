@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProcess, startTestStack, type TestStack } from '../kit/index.js';
+import { ANONYMOUS, INTERNAL_TOKEN_HEADER, signInternalToken } from '@symbeon/kernel';
+import {
+  devKeys,
+  internalAuthSecret,
+  signIn,
+  startProcess,
+  startTestStack,
+  type TestStack,
+} from '../kit/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,9 +22,13 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** Signs in again after each restart: sessions survive it, but the test should not depend on that here. */
 async function snapshot() {
+  const writer = await signIn(stack.graphql, devKeys.ada);
   const response = await stack.graphql(
     '{ courses(first: 100, filter: { status: ANY }) { edges { node { slug title } } } events(first: 100, filter: { status: ANY }) { edges { node { title } } } }',
+    undefined,
+    writer.headers,
   );
   return {
     courses: response.body
@@ -41,6 +53,7 @@ describe('restarting the stack', () => {
           instructorId: ada.body.data!.user.id,
         },
       },
+      (await signIn(stack.graphql, devKeys.ada)).headers,
     );
     expect(created.body.data!.createCourse.ok).toBe(true);
     const before = await snapshot();
@@ -77,9 +90,13 @@ describe('a subgraph on its own', () => {
     try {
       const [, url] = await identity.waitFor(/"url":"(http:\/\/[^"]+)","msg":"identity listening"/, 110_000);
       expect((await fetch(`${url}/ready`)).status).toBe(200);
+      // As the gateway would call it: the kit gives every process it starts the same INTERNAL_AUTH_SECRET.
       const response = await fetch(`${url}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          [INTERNAL_TOKEN_HEADER]: await signInternalToken(internalAuthSecret, ANONYMOUS, 'restart-test'),
+        },
         body: JSON.stringify({ query: '{ user(handle: "ada") { displayName } }' }),
       });
       const body = (await response.json()) as { data: { user: { displayName: string } | null } };

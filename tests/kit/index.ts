@@ -2,3 +2,4 @@ export * from './graphql.js';
 export * from './processes.js';
 export * from './stack.js';
 export * from './proxy.js';
+export * from './auth.js';

@@ -1,8 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * The gateway's internal-token secret for every process this test file starts: a stack, a gateway on its
+ * own and a subgraph on its own then trust each other, as in production where the operator gives them
+ * one value, and tests can sign tokens a subgraph accepts (kernel's signInternalToken). Explicit rather
+ * than left to DATA_DIR/secrets.json, which processes with different data folders would not share.
+ */
+export const internalAuthSecret = randomBytes(48).toString('base64url');
 
 export interface RunningProcess {
   child: ChildProcess;
@@ -18,7 +27,13 @@ export interface RunningProcess {
 export function startProcess(entry: string, env: Record<string, string | undefined>): RunningProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: repositoryRoot,
-    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env },
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      INTERNAL_AUTH_SECRET: internalAuthSecret,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { canConnect, servicesRequired } from '@symbeon/kernel/testing';
 import { graphqlClient, type GraphQLRequest } from './graphql.js';
-import { startProcess, type RunningProcess } from './processes.js';
+import { internalAuthSecret, startProcess, type RunningProcess } from './processes.js';
 
 export interface TestStack {
   /** The gateway's origin, e.g. http://127.0.0.1:41234 */
@@ -14,7 +14,7 @@ export interface TestStack {
   /** Subgraph origins, e.g. http://127.0.0.1:41235 (GraphQL at /graphql). */
   subgraphUrls: { identity: string; learning: string };
   process: RunningProcess;
-  /** Environment the stack runs with (database, Redis, data folder). */
+  /** Environment the stack runs with (database, Redis, data folder, INTERNAL_AUTH_SECRET). */
   env: Record<string, string>;
   /** Stops the process (SIGTERM, as Ctrl-C) and starts it again on the same data; resolves with the exit code. */
   restart(): Promise<number | null>;
@@ -83,6 +83,7 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
     IDENTITY_PORT: '0',
     LEARNING_PORT: '0',
     SEED_DEMO_DATA: 'true',
+    INTERNAL_AUTH_SECRET: internalAuthSecret,
     ...extraEnv,
   };
   const cleanup = async () => {

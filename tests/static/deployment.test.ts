@@ -111,6 +111,11 @@ function parseEnvFile(text: string): EnvFile {
   return { values, documented };
 }
 
+/** Stand-ins for required secrets whose services check their format. */
+const PLACEHOLDERS: Record<string, string> = {
+  SECRETS_KEY: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+};
+
 /** Docker Compose interpolation: $$, $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?err}, ${NAME:+alt}. */
 function interpolate(value: unknown, vars: Env, interpolated: Set<string>, required: Set<string>): unknown {
   if (typeof value === 'string') {
@@ -137,9 +142,10 @@ function interpolate(value: unknown, vars: Env, interpolated: Set<string>, requi
           case ':?':
           case '?':
             if (current !== undefined && (operator === '?' || current !== '')) return current;
-            // Compose refuses to start until the operator sets it; go on as if they had.
+            // Compose refuses to start until the operator sets it; go on as if they had, with a value of
+            // the right form where the service checks the form.
             required.add(name);
-            return `placeholder${name.toLowerCase().replace(/_/g, '')}`;
+            return PLACEHOLDERS[name] ?? `placeholder${name.toLowerCase().replace(/_/g, '')}`;
           case ':+':
             return nonEmpty ? (argument ?? '') : '';
           case '+':

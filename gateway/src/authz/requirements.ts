@@ -1,10 +1,4 @@
-import {
-  Kind,
-  parse,
-  valueFromASTUntyped,
-  type ConstDirectiveNode,
-  type DocumentNode,
-} from 'graphql';
+import { Kind, parse, valueFromASTUntyped, type ConstDirectiveNode, type DocumentNode } from 'graphql';
 
 /**
  * What the supergraph requires to see a type or a field, read from the @authenticated, @requiresScopes and
@@ -89,7 +83,7 @@ export function extractRequirements(supergraphSdl: string | DocumentNode): Authz
       definition.kind === Kind.OBJECT_TYPE_DEFINITION ||
       definition.kind === Kind.INTERFACE_TYPE_DEFINITION
     ) {
-      for (const field of (definition.fields ?? [])) {
+      for (const field of definition.fields ?? []) {
         const fieldRequirement = note(readRequirement(field.directives));
         if (fieldRequirement) fields.set(`${definition.name.value}.${field.name.value}`, fieldRequirement);
       }

@@ -95,6 +95,12 @@ export const envField = {
       ),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   nodeEnv: () => z.enum(['development', 'production', 'test']).default('development'),
+  /**
+   * INTERNAL_AUTH_SECRET: the HMAC key of the gateway's internal tokens, the same for the gateway and every
+   * subgraph. Optional here because the embedded profile generates one; its length (at least 32 bytes)
+   * and its presence in production are checked at start-up by resolveInternalAuthSecret.
+   */
+  internalAuthSecret: () => z.string().optional(),
 };
 
 /** Variables every service shares: where its data lives and which adapters it uses. */

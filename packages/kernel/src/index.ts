@@ -19,3 +19,6 @@ export * from './events/memory-transport.js';
 export * from './jobs/memory-job-queue.js';
 export * from './secrets/secret-box.js';
 export * from './secrets/embedded-secrets.js';
+export * from './auth/principal.js';
+export * from './auth/internal-token.js';
+export * from './auth/session-revocation.js';

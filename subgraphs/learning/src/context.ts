@@ -33,7 +33,11 @@ export interface LearningContext extends Omit<LearningModules, 'storage'> {
   loaders: ReturnType<typeof createLoaders>;
 }
 
-export function createContext(modules: LearningModules, requestId: string, principal: Principal): LearningContext {
+export function createContext(
+  modules: LearningModules,
+  requestId: string,
+  principal: Principal,
+): LearningContext {
   const { storage, ...rest } = modules;
   return {
     ...rest,

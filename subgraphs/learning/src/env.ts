@@ -8,6 +8,8 @@ export const learningEnvShape = {
   LEARNING_HOST: z.string().default('127.0.0.1'),
   /** Overrides DATABASE_URL for this subgraph (one database per subgraph). */
   LEARNING_DATABASE_URL: commonEnvShape.DATABASE_URL,
+  /** HMAC key of the gateway's internal tokens, the gateway's value; required in production. */
+  INTERNAL_AUTH_SECRET: envField.internalAuthSecret(),
 };
 
 export type LearningEnv = ReturnType<typeof parseLearningEnv>;

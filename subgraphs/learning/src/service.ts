@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import {
   loadSubgraphTypeDefs,
   openDatabase,
+  resolveInternalAuthSecret,
   startOutboxRelay,
   startSubgraph,
   type EventTransport,
@@ -80,7 +81,8 @@ export async function startLearning(deps: LearningDeps): Promise<LearningService
     host: env.LEARNING_HOST,
     logger,
     ready: () => database.ping(),
-    context: async ({ identity }) => createContext(modules, identity.requestId),
+    internalAuthSecret: resolveInternalAuthSecret(env),
+    context: async ({ identity, principal }) => createContext(modules, identity.requestId, principal),
     onStop: async () => {
       await userEvents.close();
       await relay.close();

@@ -1,10 +1,16 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
-import { DomainError } from '../errors.js';
+import {
+  createInternalTokenVerifier,
+  INTERNAL_TOKEN_HEADER,
+  InternalTokenError,
+} from '../auth/internal-token.js';
+import type { Principal } from '../auth/principal.js';
+import { DomainError, ErrorCode } from '../errors.js';
 import { DateTimeScalar } from '../graphql/scalars.js';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
@@ -19,7 +25,7 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { graphqlHandler, requestIdentity, type RequestIdentity } from './http.js';
+import { graphqlHandler, requestIdentity, sendJson, type RequestIdentity } from './http.js';
 import { createMetricsRegistry, graphqlMetricsPlugin } from './metrics.js';
 import { startHttpService, type RouteHandler, type RunningService } from './service.js';
 
@@ -50,9 +56,15 @@ export function loadSubgraphTypeDefs(srcDir: string): DocumentNode {
 
 /** What a subgraph learns about one request: its headers (HTTP) or connection params (WebSocket). */
 export interface ContextInput {
+  /** Without the internal token: identity comes from `principal`, never from a header. */
   headers: Readonly<Record<string, string | undefined>>;
   identity: RequestIdentity;
+  /** The caller, as the gateway vouched for it in the verified internal token. */
+  principal: Principal;
 }
+
+/** What a subgraph answers, before Apollo runs, to a GraphQL request that did not come through the gateway. */
+export const NOT_FROM_GATEWAY = 'This service only accepts requests from the Symbeon gateway';
 
 export interface SubgraphOptions<TContext extends BaseContext> {
   name: string;
@@ -66,6 +78,11 @@ export interface SubgraphOptions<TContext extends BaseContext> {
   logger: Logger;
   ready: () => Promise<void>;
   context: (input: ContextInput) => Promise<TContext>;
+  /**
+   * INTERNAL_AUTH_SECRET (see resolveInternalAuthSecret): every GraphQL request, over HTTP or graphql-ws,
+   * must carry a token signed with it; /health, /ready and /metrics stay open.
+   */
+  internalAuthSecret: string;
   /** Serve graphql-ws on /graphql for the subscriptions the schema declares. */
   subscriptions?: boolean;
   routes?: Record<string, RouteHandler>;
@@ -100,15 +117,40 @@ function mergeResolvers<TContext>(options: {
 function headerRecord(req: IncomingMessage): Record<string, string | undefined> {
   const headers: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(req.headers)) {
+    if (key === INTERNAL_TOKEN_HEADER) continue;
     headers[key] = Array.isArray(value) ? value.join(', ') : value;
   }
   return headers;
+}
+
+function refuseNotFromGateway(res: ServerResponse, identity: RequestIdentity) {
+  sendJson(
+    res,
+    401,
+    { errors: [{ message: NOT_FROM_GATEWAY, extensions: { code: ErrorCode.UNAUTHENTICATED } }] },
+    { 'x-request-id': identity.requestId },
+  );
 }
 
 export async function startSubgraph<TContext extends BaseContext>(
   options: SubgraphOptions<TContext>,
 ): Promise<RunningService> {
   const { logger } = options;
+  // Throws at start-up on a missing or short secret rather than refusing every request later.
+  const verifyInternalToken = createInternalTokenVerifier(options.internalAuthSecret);
+  const verifiedPrincipal = async (token: unknown): Promise<Principal | undefined> => {
+    try {
+      return (await verifyInternalToken(typeof token === 'string' ? token : undefined)).principal;
+    } catch (error) {
+      if (!(error instanceof InternalTokenError)) throw error;
+      // debug, not warn: anyone who can reach the port can make this line, as often as they like.
+      logger.debug(
+        { reason: error.reason, detail: error.message },
+        'refused a request without a valid internal token',
+      );
+      return undefined;
+    }
+  };
   const metrics = createMetricsRegistry(options.name);
   let schema = buildSubgraphSchema([{ typeDefs: options.typeDefs, resolvers: mergeResolvers(options) }]);
   if (options.transformSchema) schema = options.transformSchema(schema);
@@ -143,24 +185,48 @@ export async function startSubgraph<TContext extends BaseContext>(
   });
   await apollo.start();
 
+  // The route verifies the token before Apollo sees the request; the context reads what it found.
+  const principals = new WeakMap<IncomingMessage, Principal>();
   const handle = graphqlHandler(apollo, {
-    context: (req, identity) => options.context({ headers: headerRecord(req), identity }),
+    context: (req, identity) => {
+      const principal = principals.get(req);
+      if (!principal) throw new Error('GraphQL request reached Apollo without a verified internal token');
+      return options.context({ headers: headerRecord(req), identity, principal });
+    },
   });
+  const graphqlRoute = async (req: IncomingMessage, res: ServerResponse, identity: RequestIdentity) => {
+    const principal = await verifiedPrincipal(req.headers[INTERNAL_TOKEN_HEADER]);
+    if (!principal) return refuseNotFromGateway(res, identity);
+    principals.set(req, principal);
+    await handle(req, res, identity);
+  };
 
   let wsServer: WebSocketServer | undefined;
   let disposeWs: (() => void | Promise<void>) | undefined;
   if (options.subscriptions) {
     wsServer = new WebSocketServer({ noServer: true });
+    // Keyed by graphql-ws's per-connection context object: verified once, at connection_init.
+    const connectionPrincipals = new WeakMap<object, Principal>();
     const cleanup = useServer<Record<string, unknown>>(
       {
         schema,
+        // false closes the socket with 4403 Forbidden before any operation is accepted.
+        onConnect: async (ctx) => {
+          const principal = await verifiedPrincipal(ctx.connectionParams?.[INTERNAL_TOKEN_HEADER]);
+          if (!principal) return false;
+          connectionPrincipals.set(ctx, principal);
+          return true;
+        },
         context: async (ctx) => {
+          const principal = connectionPrincipals.get(ctx);
+          if (!principal) throw new Error('subscription without a verified internal token');
           const params = ctx.connectionParams ?? {};
           const headers: Record<string, string | undefined> = {};
           for (const [key, value] of Object.entries(params)) {
-            if (typeof value === 'string') headers[key.toLowerCase()] = value;
+            if (typeof value === 'string' && key.toLowerCase() !== INTERNAL_TOKEN_HEADER)
+              headers[key.toLowerCase()] = value;
           }
-          return options.context({ headers, identity: requestIdentity(ctx.extra.request) });
+          return options.context({ headers, identity: requestIdentity(ctx.extra.request), principal });
         },
       },
       wsServer,
@@ -175,7 +241,8 @@ export async function startSubgraph<TContext extends BaseContext>(
     logger,
     metrics,
     ready: options.ready,
-    routes: { '/graphql': handle, ...options.routes },
+    // Last, so no route a subgraph adds can shadow the checked one.
+    routes: { ...options.routes, '/graphql': graphqlRoute },
     ...(options.prefixRoutes ? { prefixRoutes: options.prefixRoutes } : {}),
     ...(wsServer
       ? {

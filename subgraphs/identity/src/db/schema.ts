@@ -129,7 +129,7 @@ export const roleGrants = identity.table(
     userId: uuid('user_id')
       .notNull()
       .references(() => users.id),
-    role: text('role', { enum: ['AUDITOR', 'ISSUER', 'ADMIN'] }).notNull(),
+    role: text('role', { enum: ['INSTRUCTOR', 'AUDITOR', 'ISSUER', 'ADMIN'] }).notNull(),
     grantedBy: uuid('granted_by'),
     grantedAt: at('granted_at').notNull().defaultNow(),
   },

@@ -77,16 +77,22 @@ describe('courses', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (;;) {
-      const page = await managers.courses.listCourses({ first: 7, after, filter: { search: 'paging' } }, true);
+      const page = await managers.courses.listCourses(
+        { first: 7, after, filter: { search: 'paging' } },
+        true,
+      );
       seen.push(...page.edges.map((edge) => edge.node.slug));
       if (!page.pageInfo.hasNextPage) break;
       after = page.pageInfo.endCursor;
     }
     expect(seen).toEqual([...created].reverse());
-    const advanced = await managers.courses.listCourses({
-      first: 100,
-      filter: { search: 'paging', level: 'ADVANCED' },
-    }, true);
+    const advanced = await managers.courses.listCourses(
+      {
+        first: 100,
+        filter: { search: 'paging', level: 'ADVANCED' },
+      },
+      true,
+    );
     expect(advanced.edges).toHaveLength(12);
     const tagged = await managers.courses.listCourses({ first: 100, filter: { tag: 'five' } }, true);
     expect(tagged.edges.map((edge) => edge.node.slug).sort()).toEqual([
@@ -111,7 +117,9 @@ describe('courses', () => {
     const draft = await managers.courses.createCourse(course('hidden-draft'));
     expect(await managers.courses.findCourse({ id: draft.id }, false)).toBeNull();
     expect((await managers.courses.findCourse({ id: draft.id }, true))?.slug).toBe('hidden-draft');
-    await expect(managers.courses.listCourses({ first: 5, filter: { status: 'DRAFT' } }, false)).rejects.toMatchObject({
+    await expect(
+      managers.courses.listCourses({ first: 5, filter: { status: 'DRAFT' } }, false),
+    ).rejects.toMatchObject({
       code: 'FORBIDDEN',
     });
   });
@@ -225,11 +233,14 @@ describe('events', () => {
     }
     const from = soon(99);
     const first = await managers.events.listEvents({ first: 3, filter: { from } }, true);
-    const second = await managers.events.listEvents({
-      first: 3,
-      after: first.pageInfo.endCursor,
-      filter: { from },
-    }, true);
+    const second = await managers.events.listEvents(
+      {
+        first: 3,
+        after: first.pageInfo.endCursor,
+        filter: { from },
+      },
+      true,
+    );
     const order = [...first.edges, ...second.edges].map((edge) => edge.node.id);
     expect(order).toEqual([...ids].reverse());
     expect(second.pageInfo.hasNextPage).toBe(false);
@@ -242,10 +253,14 @@ describe('enrolments', () => {
     await managers.courses.publishCourse(row.id);
     const enrollment = await managers.enrollments.enroll(row.id, learner);
     await managers.enrollments.recordProgress(enrollment.id, 40, learnerPrincipal);
-    await expect(managers.enrollments.recordProgress(enrollment.id, 30, learnerPrincipal)).rejects.toMatchObject({
+    await expect(
+      managers.enrollments.recordProgress(enrollment.id, 30, learnerPrincipal),
+    ).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
     });
-    await expect(managers.enrollments.recordProgress(enrollment.id, 101, learnerPrincipal)).rejects.toMatchObject({
+    await expect(
+      managers.enrollments.recordProgress(enrollment.id, 101, learnerPrincipal),
+    ).rejects.toMatchObject({
       field: 'progress',
     });
     const done = await managers.enrollments.recordProgress(enrollment.id, 100, learnerPrincipal);
@@ -263,7 +278,9 @@ describe('enrolments', () => {
     await managers.courses.publishCourse(row.id);
     const enrollment = await managers.enrollments.enroll(row.id, learner);
     const stranger: Principal = { ...learnerPrincipal, userId: randomUUID() };
-    await expect(managers.enrollments.recordProgress(enrollment.id, 10, stranger)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(managers.enrollments.recordProgress(enrollment.id, 10, stranger)).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
     const admin: Principal = { ...stranger, roles: ['MEMBER', 'ADMIN'] };
     expect((await managers.enrollments.recordProgress(enrollment.id, 10, admin)).progress).toBe(10);
   });

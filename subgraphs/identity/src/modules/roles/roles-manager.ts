@@ -1,15 +1,12 @@
 import { z } from 'zod';
 import { DomainError, ErrorCode, parseInput } from '@symbeon/kernel';
+import { ROLES, type Role } from '../tokens/scopes.js';
 import type { GrantableRole, RolesStorage } from './roles-storage.js';
-
-/** Every user is a MEMBER; the other roles are granted. Order: least to most privileged. */
-export const ROLES = ['MEMBER', 'AUDITOR', 'ISSUER', 'ADMIN'] as const;
-export type Role = (typeof ROLES)[number];
 
 const change = z.object({
   userId: z.uuid({ message: 'must be a user id' }),
-  role: z.enum(['AUDITOR', 'ISSUER', 'ADMIN'], {
-    message: 'must be AUDITOR, ISSUER or ADMIN (MEMBER is implicit)',
+  role: z.enum(['INSTRUCTOR', 'AUDITOR', 'ISSUER', 'ADMIN'], {
+    message: 'must be INSTRUCTOR, AUDITOR, ISSUER or ADMIN (MEMBER is implicit)',
   }),
   reason: z
     .string()

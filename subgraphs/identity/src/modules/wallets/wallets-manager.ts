@@ -1,3 +1,4 @@
+import { getAddress } from 'ethers';
 import { DomainError, ErrorCode } from '@symbeon/kernel';
 import type { UserRow } from '../users/users-storage.js';
 import type { UsersManager } from '../users/users-manager.js';
@@ -60,6 +61,23 @@ export function createWalletsManager(verifier: SiweVerifier, wallets: WalletsSto
         }
         throw error;
       }
+    },
+
+    /**
+     * The user a known address belongs to, created and linked when absent (start-up bootstrap and demo data:
+     * no signature, so never reachable from the API).
+     */
+    async ensureUserFor(address: string, profile: { handle: string; displayName: string; bio?: string }) {
+      const checksummed = getAddress(address);
+      const existing = await wallets.findByAddress(checksummed);
+      if (existing) {
+        const user = await users.findById(existing.userId);
+        if (user) return user;
+      }
+      const user = await users.ensureUser(profile);
+      const wallet = await wallets.link(undefined, user.id, checksummed, 31337);
+      if (wallet.userId !== user.id) throw new Error(`${checksummed} is linked to another user`);
+      return user;
     },
 
     /** Links another wallet to a signed-in user; refused when it belongs to someone else. */

@@ -83,7 +83,10 @@ export function createCoursesManager(courses: CoursesStorage, knownUsers: KnownU
     },
 
     /** Drafts are found only by those who may write the catalogue. */
-    async findCourse(by: { id?: string | null; slug?: string | null }, seeDrafts: boolean): Promise<CourseRow | null> {
+    async findCourse(
+      by: { id?: string | null; slug?: string | null },
+      seeDrafts: boolean,
+    ): Promise<CourseRow | null> {
       if ((by.id == null) === (by.slug == null)) {
         throw new DomainError(ErrorCode.BAD_USER_INPUT, 'Give exactly one of id and slug', 'id');
       }
@@ -100,7 +103,11 @@ export function createCoursesManager(courses: CoursesStorage, knownUsers: KnownU
       const size = pageSize(args.first);
       const filter = args.filter ?? {};
       if ((filter.status ?? 'PUBLISHED') !== 'PUBLISHED' && !seeDrafts) {
-        throw new DomainError(ErrorCode.FORBIDDEN, 'Drafts are visible with the learning:write scope only', 'filter.status');
+        throw new DomainError(
+          ErrorCode.FORBIDDEN,
+          'Drafts are visible with the learning:write scope only',
+          'filter.status',
+        );
       }
       let after: { createdAt: Date; id: string } | undefined;
       if (args.after != null) {

@@ -40,7 +40,11 @@ export function createEnrollmentsManager(
       const value = parseInput(progressInput, progress, 'progress');
       const [owned] = await enrollments.findByIds([enrollmentId]);
       if (owned && !isOwnerOrAdmin(actor, owned.userId)) {
-        throw new DomainError(ErrorCode.FORBIDDEN, 'Only the learner records progress on an enrolment', 'enrollmentId');
+        throw new DomainError(
+          ErrorCode.FORBIDDEN,
+          'Only the learner records progress on an enrolment',
+          'enrollmentId',
+        );
       }
       const updated = await enrollments.recordProgress(enrollmentId, value);
       if (updated) return updated;

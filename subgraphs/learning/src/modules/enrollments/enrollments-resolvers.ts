@@ -5,15 +5,28 @@ import type { EnrollmentRow } from './enrollments-storage.js';
 
 export const enrollmentsResolvers: GraphQLResolverMap<LearningContext> = {
   Mutation: {
-    enrollInCourse: (_: unknown, args: { courseId: string; userId: string }, context: LearningContext) =>
-      asResult(async () => ({ enrollment: await context.enrollments.enroll(args.courseId, args.userId) })),
+    enrollInCourse: (
+      _: unknown,
+      args: { courseId: string; userId?: string | null },
+      context: LearningContext,
+    ) =>
+      asResult(async () => ({
+        enrollment: await context.enrollments.enroll(
+          args.courseId,
+          actingUserId(context.principal, args.userId),
+        ),
+      })),
     recordCourseProgress: (
       _: unknown,
       args: { enrollmentId: string; progress: number },
       context: LearningContext,
     ) =>
       asResult(async () => ({
-        enrollment: await context.enrollments.recordProgress(args.enrollmentId, args.progress, context.principal),
+        enrollment: await context.enrollments.recordProgress(
+          args.enrollmentId,
+          args.progress,
+          context.principal,
+        ),
       })),
   },
   Enrollment: {
@@ -26,7 +39,10 @@ export const enrollmentsResolvers: GraphQLResolverMap<LearningContext> = {
   User: {
     enrollments: (user: { id: string }, _: unknown, context: LearningContext) => {
       if (!isOwnerOrAdmin(context.principal, user.id)) {
-        throw new DomainError(ErrorCode.FORBIDDEN, "Only the user and administrators see a user's enrolments");
+        throw new DomainError(
+          ErrorCode.FORBIDDEN,
+          "Only the user and administrators see a user's enrolments",
+        );
       }
       return context.loaders.enrollmentsByUser.load(user.id);
     },

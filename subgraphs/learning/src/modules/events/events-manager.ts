@@ -117,7 +117,11 @@ export function createEventsManager(events: EventsStorage, knownUsers: KnownUser
       const size = pageSize(args.first);
       const filter = args.filter ?? {};
       if ((filter.status ?? 'PUBLISHED') !== 'PUBLISHED' && !seeDrafts) {
-        throw new DomainError(ErrorCode.FORBIDDEN, 'Unpublished events are visible with learning:write only', 'filter.status');
+        throw new DomainError(
+          ErrorCode.FORBIDDEN,
+          'Unpublished events are visible with learning:write only',
+          'filter.status',
+        );
       }
       let after: { startsAt: Date; id: string } | undefined;
       if (args.after != null) {

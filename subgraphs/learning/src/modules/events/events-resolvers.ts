@@ -23,9 +23,16 @@ export const eventsResolvers: GraphQLResolverMap<LearningContext> = {
       asResult(async () => ({ event: await context.events.updateEvent(args.id, args.input) })),
     publishEvent: (_: unknown, args: { id: string }, context: LearningContext) =>
       asResult(async () => ({ event: await context.events.publishEvent(args.id) })),
-    registerForEvent: (_: unknown, args: { eventId: string; userId?: string | null }, context: LearningContext) =>
+    registerForEvent: (
+      _: unknown,
+      args: { eventId: string; userId?: string | null },
+      context: LearningContext,
+    ) =>
       asResult(async () => ({
-        registration: await context.events.register(args.eventId, actingUserId(context.principal, args.userId)),
+        registration: await context.events.register(
+          args.eventId,
+          actingUserId(context.principal, args.userId),
+        ),
       })),
   },
   Event: {
