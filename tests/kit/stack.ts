@@ -83,6 +83,8 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
     IDENTITY_PORT: '0',
     LEARNING_PORT: '0',
     SEED_DEMO_DATA: 'true',
+    // Every test talks from 127.0.0.1: budgets large enough that only tests/e2e/rate-limits meets them.
+    RATE_LIMITS: 'ANONYMOUS:100000/100000000,FREE:100000/100000000',
     INTERNAL_AUTH_SECRET: internalAuthSecret,
     ...extraEnv,
   };

@@ -44,6 +44,7 @@ const REDACT = [
   'headers.authorization',
   'headers.cookie',
   'headers["x-api-key"]',
+  'headers["x-symbeon-internal"]',
 ];
 
 export function createLogger(service: string, options: { level?: string } & LoggerOptions = {}): Logger {
