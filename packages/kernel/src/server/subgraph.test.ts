@@ -147,6 +147,9 @@ describe('subgraph bootstrap', () => {
   });
 
   it('lets in-flight requests finish on stop, then refuses new connections', async () => {
+    // Stop only once the request is really in flight (its resolver running), however loaded the machine.
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
     const local = await startSubgraph({
       name: 'draining',
       typeDefs,
@@ -154,6 +157,7 @@ describe('subgraph bootstrap', () => {
         {
           Query: {
             slow: async (_: unknown, { ms }: { ms: number }) => {
+              started();
               await new Promise((resolve) => setTimeout(resolve, ms));
               return ms;
             },
@@ -175,7 +179,7 @@ describe('subgraph bootstrap', () => {
       },
       body: JSON.stringify({ query: '{ slow(ms: 300) }' }),
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await running;
     await local.stop();
     expect(await (await inflight).json()).toEqual({ data: { slow: 300 } });
     await expect(fetch(`${local.url}/health`)).rejects.toThrow();
