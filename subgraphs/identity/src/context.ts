@@ -7,6 +7,7 @@ import { createWalletLoaders, type WalletsStorage } from './modules/wallets/wall
 import type { SessionsManager } from './modules/sessions/sessions-manager.js';
 import { createUserLoaders, type UsersStorage } from './modules/users/users-storage.js';
 import type { UsersManager } from './modules/users/users-manager.js';
+import type { TotpManager } from './modules/totp/totp-manager.js';
 
 /** The signed-in caller, as the gateway vouched for it in its internal token. Absent for anonymous callers. */
 export interface Principal {
@@ -40,6 +41,7 @@ export interface IdentityContext {
   wallets: WalletsManager;
   roles: RolesManager;
   apiKeys: ApiKeysManager;
+  totp: TotpManager;
   loaders: ReturnType<typeof createUserLoaders> &
     ReturnType<typeof createSessionLoaders> &
     ReturnType<typeof createWalletLoaders>;
@@ -55,6 +57,7 @@ export interface IdentityModules {
   wallets: WalletsManager;
   roles: RolesManager;
   apiKeys: ApiKeysManager;
+  totp: TotpManager;
 }
 
 export function createContext(
@@ -71,6 +74,7 @@ export function createContext(
     wallets: modules.wallets,
     roles: modules.roles,
     apiKeys: modules.apiKeys,
+    totp: modules.totp,
     loaders: {
       ...createUserLoaders(modules.usersStorage),
       ...createSessionLoaders(modules.sessionsStorage, () => new Date()),

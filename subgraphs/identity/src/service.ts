@@ -35,6 +35,9 @@ import { createSiweVerifier } from './modules/wallets/siwe-verifier.js';
 import { createWalletsManager } from './modules/wallets/wallets-manager.js';
 import { walletsResolvers } from './modules/wallets/wallets-resolvers.js';
 import { createWalletsStorage } from './modules/wallets/wallets-storage.js';
+import { createTotpManager } from './modules/totp/totp-manager.js';
+import { totpResolvers } from './modules/totp/totp-resolvers.js';
+import { createTotpStorage } from './modules/totp/totp-storage.js';
 import { createUsersManager } from './modules/users/users-manager.js';
 import { usersResolvers } from './modules/users/users-resolvers.js';
 import { createUsersStorage } from './modules/users/users-storage.js';
@@ -139,6 +142,7 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
     });
     await roles.bootstrap(admin.id, ['ADMIN', 'ISSUER'], 'BOOTSTRAP_ADMIN_ADDRESS');
   }
+  const totp = createTotpManager({ storage: createTotpStorage(database.db), box, cache, users });
   const internalAuthSecret = resolveInternalAuthSecret(env);
   const modules: IdentityModules = {
     logger,
@@ -150,12 +154,20 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
     wallets,
     roles,
     apiKeys,
+    totp,
   };
 
   const service = await startSubgraph({
     name: 'identity',
     typeDefs: loadSubgraphTypeDefs(here),
-    resolvers: [usersResolvers, sessionsResolvers, walletsResolvers, rolesResolvers, apiKeysResolvers],
+    resolvers: [
+      usersResolvers,
+      sessionsResolvers,
+      walletsResolvers,
+      rolesResolvers,
+      apiKeysResolvers,
+      totpResolvers,
+    ],
     port: env.IDENTITY_PORT,
     host: env.IDENTITY_HOST,
     logger,

@@ -326,7 +326,7 @@ describe('resolvers', () => {
         sessionsStorage,
         sessions,
         // Not used by the session resolvers under test.
-        ...({} as Pick<IdentityModules, 'walletsStorage' | 'wallets' | 'roles' | 'apiKeys'>),
+        ...({} as Pick<IdentityModules, 'walletsStorage' | 'wallets' | 'roles' | 'apiKeys' | 'totp'>),
       },
       { requestId: 'test', principal },
     );

@@ -2,6 +2,7 @@ import { getAddress } from 'ethers';
 import { asResult, type GraphQLResolverMap } from '@symbeon/kernel';
 import { requirePrincipal, type IdentityContext } from '../../context.js';
 import { payload } from '../sessions/sessions-resolvers.js';
+import { secondFactorRequired } from '../totp/totp-manager.js';
 import type { WalletRow } from './wallets-storage.js';
 
 export const walletsResolvers: GraphQLResolverMap<IdentityContext> = {
@@ -14,10 +15,15 @@ export const walletsResolvers: GraphQLResolverMap<IdentityContext> = {
     ) =>
       asResult(async () => {
         const { user } = await context.wallets.signIn(args.message, args.signature);
+        // With TOTP enabled the wallet is only the first factor: no tokens until completeSignIn.
+        const challenge = await context.totp.challengeFor(user.id, 'SIWE');
+        if (challenge) return { challenge };
         return payload(
           await context.sessions.startSession(user.id, { method: 'SIWE', userAgent: context.userAgent }),
         );
-      }),
+      }).then((result) =>
+        'challenge' in result && result.challenge ? secondFactorRequired(result.challenge) : result,
+      ),
     linkWallet: (_: unknown, args: { message: string; signature: string }, context: IdentityContext) =>
       asResult(async () => ({
         wallet: await context.wallets.link(requirePrincipal(context).userId, args.message, args.signature),
