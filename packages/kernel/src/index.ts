@@ -22,3 +22,4 @@ export * from './secrets/embedded-secrets.js';
 export * from './auth/principal.js';
 export * from './auth/internal-token.js';
 export * from './auth/session-revocation.js';
+export * from './graphql/shield.js';

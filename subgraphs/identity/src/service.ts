@@ -7,6 +7,7 @@ import {
   openDatabase,
   resolveInternalAuthSecret,
   startOutboxRelay,
+  applyOwnershipRules,
   startSubgraph,
   type Cache,
   type EventTransport,
@@ -15,6 +16,7 @@ import {
 } from '@symbeon/kernel';
 import { createContext, principalFrom, type IdentityModules } from './context.js';
 import * as schema from './db/schema.js';
+import { identityPermissions } from './permissions.js';
 import { identitySecretKeys, type IdentityEnv } from './env.js';
 import { createSessionsManager, type SessionsManager } from './modules/sessions/sessions-manager.js';
 import { sessionsResolvers } from './modules/sessions/sessions-resolvers.js';
@@ -160,6 +162,7 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
   const service = await startSubgraph({
     name: 'identity',
     typeDefs: loadSubgraphTypeDefs(here),
+    transformSchema: (built) => applyOwnershipRules(built, identityPermissions),
     resolvers: [
       usersResolvers,
       sessionsResolvers,

@@ -5,6 +5,7 @@ import {
   openDatabase,
   resolveInternalAuthSecret,
   startOutboxRelay,
+  applyOwnershipRules,
   startSubgraph,
   type EventTransport,
   type Logger,
@@ -12,6 +13,7 @@ import {
 } from '@symbeon/kernel';
 import { createContext, type LearningModules } from './context.js';
 import * as schema from './db/schema.js';
+import { learningPermissions } from './permissions.js';
 import type { LearningEnv } from './env.js';
 import { createCoursesManager } from './modules/courses/courses-manager.js';
 import { coursesResolvers } from './modules/courses/courses-resolvers.js';
@@ -76,6 +78,7 @@ export async function startLearning(deps: LearningDeps): Promise<LearningService
   const service = await startSubgraph({
     name: 'learning',
     typeDefs: loadSubgraphTypeDefs(here),
+    transformSchema: (built) => applyOwnershipRules(built, learningPermissions),
     resolvers: [coursesResolvers, eventsResolvers, enrollmentsResolvers],
     port: env.LEARNING_PORT,
     host: env.LEARNING_HOST,
