@@ -18,6 +18,31 @@ declare module 'autocannon' {
     title?: string;
     /** Responses whose body differs are counted in `mismatches`. */
     expectBody?: string;
+    /** Like expectBody (counted in `mismatches`), as a function; expectBody cannot be used with `requests`. */
+    verifyBody?: (body: string) => boolean;
+    /** Requests sent in turn; each overrides the defaults above. */
+    requests?: AutocannonRequest[];
+  }
+
+  /** What `setupRequest` receives (the defaults merged with the request) and returns. */
+  interface AutocannonRequestData {
+    method: string;
+    path: string;
+    headers: Record<string, string>;
+    body: string | Buffer;
+    [option: string]: unknown;
+  }
+
+  interface AutocannonRequest {
+    method?: AutocannonOptions['method'];
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    /** Called before each request is sent (which makes autocannon build every request anew). */
+    setupRequest?: (
+      request: AutocannonRequestData,
+      context: Record<string, unknown>,
+    ) => AutocannonRequestData | null | undefined;
   }
 
   /** hdr-histogram-percentiles-obj */
@@ -84,6 +109,8 @@ declare module 'autocannon' {
 
   export type {
     AutocannonOptions,
+    AutocannonRequest,
+    AutocannonRequestData,
     AutocannonHistogram,
     AutocannonResult,
     AutocannonInstance,

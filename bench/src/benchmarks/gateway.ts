@@ -4,7 +4,17 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon, { type AutocannonResult } from 'autocannon';
 import { describeOptions, parseNumberOptions, type NumberOption } from '../kit/options.js';
-import { startPlainGateway, withRoutingUrls } from '../kit/plain-gateway.js';
+import {
+  benchSecrets,
+  internalTokenSource,
+  NO_HEADERS,
+  UNREACHABLE_RATE_LIMITS,
+  userHeaderSource,
+  viewerHandle,
+  type HeaderSource,
+  type LoadHeaders,
+} from '../kit/auth.js';
+import { startPlainGateway, withoutSecurityPurpose, withRoutingUrls } from '../kit/plain-gateway.js';
 import {
   Cleanup,
   loadNote,
@@ -39,7 +49,8 @@ const options = {
 
 export const gatewayBenchmark = {
   name: 'gateway',
-  summary: 'throughput, latency, CPU: subgraph direct vs our gateway vs a plain ApolloGateway',
+  summary:
+    'throughput, latency, CPU: subgraph direct vs our gateway vs a plain ApolloGateway; cost of authentication',
   usage: describeOptions(options),
   run: runGatewayBenchmark,
 };
@@ -50,23 +61,36 @@ const QUERIES = {
 } as const;
 type QueryName = keyof typeof QUERIES;
 
-type TargetName = 'subgraph' | 'ours' | 'standalone' | 'plain';
+type TargetName = 'subgraph' | 'ours' | 'standalone' | 'standaloneUser' | 'plain';
 const TARGET_LABELS: Record<TargetName, string> = {
   subgraph: '(a) learning subgraph direct',
   ours: '(b) our gateway (in the stack)',
   standalone: '(d) our gateway (own process)',
+  standaloneUser: '(e) = (d) signed in (Bearer)',
   plain: '(c) plain ApolloGateway',
 };
 
+/** The demo user (e) signs in as: anvil dev account 1, linked to "ada" in the embedded profile's seed. */
+const DEMO_USER = {
+  handle: 'ada',
+  key: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
+};
+
+// (e) right after (d): the authentication overhead compares two neighbouring cases.
 const CASES: Array<{ target: TargetName; query: QueryName }> = [
   { target: 'subgraph', query: 'single' },
   { target: 'ours', query: 'single' },
   { target: 'standalone', query: 'single' },
+  { target: 'standaloneUser', query: 'single' },
   { target: 'plain', query: 'single' },
   { target: 'ours', query: 'cross' },
   { target: 'standalone', query: 'cross' },
+  { target: 'standaloneUser', query: 'cross' },
   { target: 'plain', query: 'cross' },
 ];
+
+/** Overhead target of authentication + authorization + rate limiting, per query (the identity issue). */
+const AUTH_OVERHEAD_TARGET = 0.1;
 
 /** The processes whose CPU time is sampled around each case. */
 type ProcessName = 'stack' | 'standaloneGateway' | 'bench';
@@ -85,6 +109,11 @@ interface CaseResult {
   non2xx: number;
   /** Responses whose body differed from the one checked before the run. */
   mismatches: number;
+  /**
+   * The case outlived a token, so each request was built anew with the current one (more bench CPU per
+   * request than a fixed request).
+   */
+  headersPerRequest: boolean;
   statusCodes: Record<string, number>;
   /**
    * CPU time per completed request, in microseconds, minus what each process burns when idle (timers,
@@ -130,10 +159,10 @@ async function measureIdleCpu(
 }
 
 /** One request before measuring: the target answers this query with data and no errors. */
-async function expectedBody(url: string, query: string): Promise<string> {
+async function expectedBody(url: string, query: string, headers: Record<string, string>): Promise<string> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...headers, 'content-type': 'application/json' },
     body: JSON.stringify({ query }),
   });
   const text = await response.text();
@@ -158,17 +187,39 @@ async function expectedBody(url: string, query: string): Promise<string> {
   return text;
 }
 
-function load(url: string, query: string, body: string, seconds: number, connections: number) {
+async function load(
+  url: string,
+  query: string,
+  body: string,
+  seconds: number,
+  connections: number,
+  credentials: HeaderSource,
+) {
+  const { headers, live }: LoadHeaders = await credentials.forSeconds(seconds);
   return new Promise<AutocannonResult>((resolve, reject) => {
     autocannon(
       {
         url,
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...headers, 'content-type': 'application/json' },
         body: JSON.stringify({ query }),
         connections,
         duration: seconds,
-        expectBody: body,
+        // Only when a load outlives a token: builds each request anew with the current one (autocannon
+        // refuses expectBody beside `requests`; verifyBody counts mismatches the same way).
+        ...(live
+          ? {
+              verifyBody: (received: string) => received === body,
+              requests: [
+                {
+                  setupRequest: (request) => {
+                    request.headers = { ...request.headers, ...live() };
+                    return request;
+                  },
+                },
+              ],
+            }
+          : { expectBody: body }),
       },
       (error, result) => (error ? reject(error) : resolve(result)),
     );
@@ -193,16 +244,22 @@ async function runCase(
   query: QueryName,
   url: string,
   body: string,
+  credentials: HeaderSource,
   settings: { duration: number; connections: number; warmup: number },
   pids: { stack: number; standaloneGateway: number },
   idle: CpuByProcess,
 ): Promise<CaseResult> {
   const rewarm = Math.min(1, settings.warmup);
-  if (rewarm > 0) await load(url, QUERIES[query], body, rewarm, settings.connections);
+  if (rewarm > 0) await load(url, QUERIES[query], body, rewarm, settings.connections, credentials);
+  // Signed (or signed in) before the CPU snapshot: obtaining credentials is not part of the case.
+  const measured = await credentials.forSeconds(settings.duration + 1);
   await sleep(250);
   const before = cpuSnapshot(pids);
   const started = process.hrtime.bigint();
-  const result = await load(url, QUERIES[query], body, settings.duration, settings.connections);
+  const result = await load(url, QUERIES[query], body, settings.duration, settings.connections, {
+    describe: credentials.describe,
+    forSeconds: async () => measured,
+  });
   const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   const used = cpuDelta(before, cpuSnapshot(pids));
   const requests = result.requests.total;
@@ -233,6 +290,7 @@ async function runCase(
     timeouts: result.timeouts,
     non2xx: result.non2xx,
     mismatches: result.mismatches,
+    headersPerRequest: measured.live !== undefined,
     statusCodes: Object.fromEntries(
       Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count]),
     ),
@@ -252,9 +310,67 @@ async function runCase(
 const ratio = (numerator: number | undefined, denominator: number | undefined) =>
   numerator !== undefined && denominator ? round(numerator / denominator, 2) : null;
 
+interface AuthOverhead {
+  anonymous: AuthSide;
+  authenticated: AuthSide;
+  /** (authenticated − anonymous) / anonymous. */
+  overhead: { timePerRequest: number | null; gatewayCpu: number | null; subgraphsCpu: number | null };
+  verdicts: { timePerRequest: string; gatewayCpu: string };
+  /** Whether the signed-in response body equals the anonymous one. */
+  sameBody: boolean;
+}
+
+interface AuthSide {
+  requestsPerSecond: number | null;
+  gatewayCpuMicrosPerRequest: number | null;
+  subgraphsCpuMicrosPerRequest: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
+}
+
+function authenticationOverhead(
+  anonymous: CaseResult | undefined,
+  authenticated: CaseResult | undefined,
+  sameBody: boolean,
+): AuthOverhead {
+  const side = (result: CaseResult | undefined): AuthSide => ({
+    requestsPerSecond: result?.requestsPerSecond ?? null,
+    gatewayCpuMicrosPerRequest: result?.cpuMicrosPerRequest.standaloneGateway ?? null,
+    subgraphsCpuMicrosPerRequest: result?.cpuMicrosPerRequest.stack ?? null,
+    p50Ms: result?.latencyMs.p50 ?? null,
+    p99Ms: result?.latencyMs.p99 ?? null,
+  });
+  const a = side(anonymous);
+  const b = side(authenticated);
+  const relative = (with_: number | null, without: number | null) =>
+    with_ !== null && without !== null && without > 0 ? round((with_ - without) / without, 3) : null;
+  const timePerRequest =
+    a.requestsPerSecond !== null && b.requestsPerSecond
+      ? round(a.requestsPerSecond / b.requestsPerSecond - 1, 3)
+      : null;
+  const gatewayCpu = relative(b.gatewayCpuMicrosPerRequest, a.gatewayCpuMicrosPerRequest);
+  const verdict = (value: number | null) =>
+    value === null ? 'n/a' : value <= AUTH_OVERHEAD_TARGET ? 'PASS' : 'MISS';
+  return {
+    anonymous: a,
+    authenticated: b,
+    overhead: {
+      timePerRequest,
+      gatewayCpu,
+      subgraphsCpu: relative(b.subgraphsCpuMicrosPerRequest, a.subgraphsCpuMicrosPerRequest),
+    },
+    verdicts: { timePerRequest: verdict(timePerRequest), gatewayCpu: verdict(gatewayCpu) },
+    sameBody,
+  };
+}
+
+const percent = (value: number | null) =>
+  value === null ? '?' : `${value >= 0 ? '+' : ''}${round(value * 100, 1)} %`;
+
 /** Our gateway on its own, as the services profile runs it, routed to the stack's subgraphs. */
-async function startStandaloneGateway(urls: StackUrls, cleanup: Cleanup) {
+async function startStandaloneGateway(urls: StackUrls, authEnv: Record<string, string>, cleanup: Cleanup) {
   const gateway = startNodeProcess(GATEWAY_ENTRY, {
+    ...authEnv,
     PORT: '0',
     NODE_ENV: 'production',
     // info: the "gateway ready" line carries the URL; nothing is logged per request at info.
@@ -302,9 +418,29 @@ async function runGatewayBenchmark(argv: string[]): Promise<void> {
     const machine = machineFacts();
     print(loadNote());
 
+    // One secret for the run, in the env of the stack and of the standalone gateway (NODE_ENV=production
+    // generates none); budgets the load cannot exhaust, the limiter still counting every request.
+    const secrets = benchSecrets();
+    const authEnv = {
+      INTERNAL_AUTH_SECRET: secrets.INTERNAL_AUTH_SECRET,
+      RATE_LIMITS: UNREACHABLE_RATE_LIMITS,
+    };
+    print(
+      'auth: INTERNAL_AUTH_SECRET (48 random bytes) and SECRETS_KEY generated for this run and passed to the ' +
+        `stack and the standalone gateway; RATE_LIMITS=${UNREACHABLE_RATE_LIMITS} (the limiter runs, ` +
+        'nothing reaches a budget)',
+    );
+
     const dataDir = mkdtempSync(path.join(tmpdir(), 'symbeon-bench-'));
     cleanup.add('remove data dir', () => rmSync(dataDir, { recursive: true, force: true }));
-    const stack = startStackProcess(embeddedStackEnv(dataDir, { LOG_LEVEL: 'warn', NODE_ENV: 'production' }));
+    const stack = startStackProcess(
+      embeddedStackEnv(dataDir, {
+        ...authEnv,
+        SECRETS_KEY: secrets.SECRETS_KEY,
+        LOG_LEVEL: 'warn',
+        NODE_ENV: 'production',
+      }),
+    );
     cleanup.add('stop stack', async () => {
       const before = stack.output().length;
       const exit = await stack.stop();
@@ -319,17 +455,47 @@ async function runGatewayBenchmark(argv: string[]): Promise<void> {
     await waitUntilReady(urls.gateway);
     const startedInSeconds = round(Number(process.hrtime.bigint() - stack.spawnedAt) / 1e9, 1);
 
-    const standalone = await startStandaloneGateway(urls, cleanup);
+    const standalone = await startStandaloneGateway(urls, authEnv, cleanup);
+    const internalTokens = await internalTokenSource(secrets.INTERNAL_AUTH_SECRET);
+    cleanup.add('stop re-signing internal tokens', () => internalTokens.stop());
     const supergraphPath = path.join(repositoryRoot, 'schema', 'supergraph.graphql');
     const plain = await startPlainGateway(
-      withRoutingUrls(readFileSync(supergraphPath, 'utf8'), {
-        identity: `${urls.identity}/graphql`,
-        learning: `${urls.learning}/graphql`,
-      }),
+      withoutSecurityPurpose(
+        withRoutingUrls(readFileSync(supergraphPath, 'utf8'), {
+          identity: `${urls.identity}/graphql`,
+          learning: `${urls.learning}/graphql`,
+        }),
+      ),
+      internalTokens.current,
     );
     cleanup.add('stop plain gateway', () => plain.stop());
+    // (e) signs in once through the standalone gateway it is measured on (again only if its token would
+    // expire during a case).
+    const user = await userHeaderSource(`${standalone.origin}/graphql`, DEMO_USER.key, DEMO_USER.handle);
+    if (user.handle() !== DEMO_USER.handle) {
+      throw new Error(
+        `signed in with anvil dev account 1 (${user.address()}) as "${user.handle()}", not "${DEMO_USER.handle}"`,
+      );
+    }
+    // The gateway (d) must take (e)'s requests for the user's and (d)'s for anonymous ones.
+    const seenAs = {
+      signedIn: await viewerHandle(
+        `${standalone.origin}/graphql`,
+        (await user.headerSource.forSeconds(1)).headers,
+      ),
+      anonymous: await viewerHandle(`${standalone.origin}/graphql`, {}),
+    };
+    if (seenAs.signedIn !== DEMO_USER.handle || seenAs.anonymous !== null) {
+      throw new Error(
+        `the standalone gateway sees the Bearer caller as ${seenAs.signedIn} and the anonymous one as ` +
+          `${seenAs.anonymous}`,
+      );
+    }
 
-    print(`(a) learning subgraph direct: ${urls.learning}/graphql, in the stack process`);
+    print(
+      `(a) learning subgraph direct: ${urls.learning}/graphql, in the stack process, with the gateway's ` +
+        'internal token for the anonymous principal (x-symbeon-internal; subgraphs refuse requests without it)',
+    );
     print(
       `(b) our gateway in the embedded stack: \`node --import tsx ${STACK_ENTRY}\` (pid ${stack.pid}; the gateway ` +
         `and both subgraphs share one process and thread), NODE_ENV=production, LOG_LEVEL=warn, ready in ` +
@@ -338,28 +504,57 @@ async function runGatewayBenchmark(argv: string[]): Promise<void> {
     print(
       '(c) plain gateway: new ApolloGateway({ supergraphSdl }) + new ApolloServer({ gateway }) defaults, ' +
         'startStandaloneServer, inside this process (shares its thread with autocannon), ' +
-        `NODE_ENV=${process.env.NODE_ENV ?? '(unset)'}`,
+        `NODE_ENV=${process.env.NODE_ENV ?? '(unset)'};`,
+    );
+    print(
+      '    the only non-default setting: buildService → RemoteGraphQLDataSource whose willSendRequest sets ' +
+        'x-symbeon-internal (the anonymous internal token, re-signed by a timer in this process), without ' +
+        'which the subgraphs answer nothing; the supergraph is loaded with its authenticated/requiresScopes/' +
+        'policy @links not marked for SECURITY (as our gateway does; the plain one enforces none of them)',
     );
     print(
       `(d) our gateway in its own process: \`node --import tsx ${GATEWAY_ENTRY}\` (pid ${standalone.process.pid}), ` +
-        'SUBGRAPH_URL_* → the stack’s subgraphs, NODE_ENV=production: the same process layout as (c)',
+        'SUBGRAPH_URL_* → the stack’s subgraphs, NODE_ENV=production: the same process layout as (c); ' +
+        'REDIS_URL unset, so rate-limit counters and the revoked-session list are in its memory',
+    );
+    print(
+      `(e) = (d) with Authorization: Bearer <access token> of "${user.handle()}" (anvil dev account 1, ` +
+        `${user.address()}), signed in once through (d) with Sign-In with Ethereum (token valid ` +
+        `${round(user.accessTokenSecondsLeft() / 60, 1)} more min); checked: { viewer { handle } } answers ` +
+        `"${seenAs.signedIn}" with the token, null without`,
     );
 
     const targetUrls: Record<TargetName, string> = {
       subgraph: `${urls.learning}/graphql`,
       ours: `${urls.gateway}/graphql`,
       standalone: `${standalone.origin}/graphql`,
+      standaloneUser: `${standalone.origin}/graphql`,
       plain: plain.url,
+    };
+    const credentials: Record<TargetName, HeaderSource> = {
+      subgraph: internalTokens.headerSource,
+      ours: NO_HEADERS,
+      standalone: NO_HEADERS,
+      standaloneUser: user.headerSource,
+      plain: NO_HEADERS,
     };
     const pids = { stack: stack.pid, standaloneGateway: standalone.process.pid };
     // Every case is checked and warmed before any is measured: the first case must not pay for a cold JIT.
     const bodies: string[] = [];
     for (const { target, query } of CASES) {
-      const body = await expectedBody(targetUrls[target], QUERIES[query]);
+      const { headers } = await credentials[target].forSeconds(1);
+      const body = await expectedBody(targetUrls[target], QUERIES[query], headers);
       bodies.push(body);
       process.stderr.write(`warming up ${TARGET_LABELS[target]}, ${query} query...\n`);
       if (settings.warmup > 0) {
-        await load(targetUrls[target], QUERIES[query], body, settings.warmup, settings.connections);
+        await load(
+          targetUrls[target],
+          QUERIES[query],
+          body,
+          settings.warmup,
+          settings.connections,
+          credentials[target],
+        );
       }
     }
     await sleep(500);
@@ -373,7 +568,18 @@ async function runGatewayBenchmark(argv: string[]): Promise<void> {
     const results: CaseResult[] = [];
     for (const [index, { target, query }] of CASES.entries()) {
       process.stderr.write(`measuring ${TARGET_LABELS[target]}, ${query} query...\n`);
-      results.push(await runCase(target, query, targetUrls[target], bodies[index]!, settings, pids, idle));
+      results.push(
+        await runCase(
+          target,
+          query,
+          targetUrls[target],
+          bodies[index]!,
+          credentials[target],
+          settings,
+          pids,
+          idle,
+        ),
+      );
     }
     for (const child of [stack, standalone.process]) {
       const exit = child.exitCode();
@@ -405,12 +611,21 @@ async function runGatewayBenchmark(argv: string[]): Promise<void> {
           result.requests,
           result.errors + result.non2xx + result.mismatches,
           result.cpuMicrosPerRequest.stack ?? '-',
-          result.target === 'standalone' ? (result.cpuMicrosPerRequest.standaloneGateway ?? '-') : '',
+          result.target === 'standalone' || result.target === 'standaloneUser'
+            ? (result.cpuMicrosPerRequest.standaloneGateway ?? '-')
+            : '',
           result.cpuMicrosPerRequest.bench ?? '-',
         ]),
       ),
     );
     print('  bad = connection errors + non-2xx + bodies differing from the checked response');
+    const rebuilt = results.filter((result) => result.headersPerRequest);
+    if (rebuilt.length > 0) {
+      print(
+        `  ${rebuilt.map((result) => `${result.query} ${TARGET_LABELS[result.target]}`).join(', ')}: longer ` +
+          'than its token lives, so autocannon built every request anew with a fresh token (adds bench CPU)',
+      );
+    }
 
     const find = (target: TargetName, query: QueryName) =>
       results.find((result) => result.target === target && result.query === query);
@@ -481,6 +696,89 @@ async function runGatewayBenchmark(argv: string[]): Promise<void> {
         'Latencies have 1 ms resolution.',
     );
 
+    const bodyOf = (target: TargetName, query: QueryName) =>
+      bodies[CASES.findIndex((entry) => entry.target === target && entry.query === query)];
+    const authOverhead = Object.fromEntries(
+      (['single', 'cross'] as const).map((query) => [
+        query,
+        authenticationOverhead(
+          find('standalone', query),
+          find('standaloneUser', query),
+          bodyOf('standalone', query) === bodyOf('standaloneUser', query),
+        ),
+      ]),
+    ) as Record<QueryName, AuthOverhead>;
+    print();
+    print(
+      `authentication + authorization + rate limiting: (e) signed in vs (d) anonymous, same gateway process ` +
+        `and query (target ≤ ${AUTH_OVERHEAD_TARGET * 100} %):`,
+    );
+    print(
+      table(
+        ['query', 'measure', 'anonymous (d)', 'signed in (e)', 'overhead', 'target', 'verdict'],
+        (['single', 'cross'] as const).flatMap((query) => {
+          const entry = authOverhead[query];
+          return [
+            [
+              query,
+              'time per request (from req/s)',
+              `${entry.anonymous.requestsPerSecond ?? '?'} req/s`,
+              `${entry.authenticated.requestsPerSecond ?? '?'} req/s`,
+              percent(entry.overhead.timePerRequest),
+              `≤ ${AUTH_OVERHEAD_TARGET * 100} %`,
+              entry.verdicts.timePerRequest,
+            ],
+            [
+              query,
+              'gateway CPU µs/request ((d) process)',
+              `${entry.anonymous.gatewayCpuMicrosPerRequest ?? '?'} µs`,
+              `${entry.authenticated.gatewayCpuMicrosPerRequest ?? '?'} µs`,
+              percent(entry.overhead.gatewayCpu),
+              `≤ ${AUTH_OVERHEAD_TARGET * 100} %`,
+              entry.verdicts.gatewayCpu,
+            ],
+            [
+              query,
+              'subgraphs CPU µs/request (stack process)',
+              `${entry.anonymous.subgraphsCpuMicrosPerRequest ?? '?'} µs`,
+              `${entry.authenticated.subgraphsCpuMicrosPerRequest ?? '?'} µs`,
+              percent(entry.overhead.subgraphsCpu),
+              '(info)',
+              '',
+            ],
+          ];
+        }),
+      ),
+    );
+    for (const query of ['single', 'cross'] as const) {
+      const entry = authOverhead[query];
+      print(
+        `  ${query}: p50 ${entry.anonymous.p50Ms ?? '?'} → ${entry.authenticated.p50Ms ?? '?'} ms, ` +
+          `p99 ${entry.anonymous.p99Ms ?? '?'} → ${entry.authenticated.p99Ms ?? '?'} ms; response body ` +
+          (entry.sameBody
+            ? 'identical to the anonymous one'
+            : 'differs from the anonymous one (checked separately)'),
+      );
+    }
+    print(
+      '  overhead = (signed in − anonymous) / anonymous, per query. Time per request at equal concurrency ' +
+        `(${settings.connections} connections) = 1 / req/s, so its overhead is req/s (d) ÷ req/s (e) − 1. ` +
+        'CPU is the gateway ' +
+        'process (d) alone, idle subtracted.',
+    );
+    print(
+      '  what it measures: what a signed-in request costs beyond an anonymous one, i.e. RS256 verification of ' +
+        'the access token (JWKS cached) + the session-revocation lookup (in memory here: REDIS_URL unset; a ' +
+        'Redis GET in the services profile) + authorization evaluated for a user principal + the per-user ' +
+        'rate-limit counter (in memory here) + the internal token for that principal (cached, re-signed ' +
+        'every ~40 s). Not the cost of the whole layer against none: anonymous requests still run ' +
+        'authentication (no credentials: anonymous), authorization and the per-IP limiter, cheaply.',
+    );
+    print(
+      `  (e) signed in ${user.signIns()} time(s) with Sign-In with Ethereum; the verdicts are reported, never ` +
+        'fail the run; at this duration run-to-run noise on req/s can be several %, CPU µs/request is steadier.',
+    );
+
     const stackLogs = stack.output().trim();
     const standaloneLogs = standalone.process.output().trim();
     const file = writeResults('gateway', {
@@ -493,8 +791,14 @@ async function runGatewayBenchmark(argv: string[]): Promise<void> {
         'the plain gateway (c) runs inside the bench process; our gateway (b) shares the stack process with ' +
           'both subgraphs; (d) is our gateway in its own process',
         'inbound de-duplication: off',
+        'INTERNAL_AUTH_SECRET and SECRETS_KEY generated per run; RATE_LIMITS budgets unreachable (limiter runs)',
+        '(a) sends the anonymous internal token; (c) adds it in buildService (its only non-default setting)',
+        '(e) is (d) with the Bearer access token of the demo user signed in with SIWE',
       ],
       queries: QUERIES,
+      credentials: Object.fromEntries(
+        Object.entries(credentials).map(([target, source]) => [target, source.describe]),
+      ),
       targets: {
         ...targetUrls,
         stackPid: stack.pid,
@@ -505,6 +809,12 @@ async function runGatewayBenchmark(argv: string[]): Promise<void> {
       results,
       throughputRatios,
       gatewayCpuMicrosPerRequest: cpu,
+      authenticationOverhead: {
+        target: AUTH_OVERHEAD_TARGET,
+        compares: '(e) signed in vs (d) anonymous, same standalone gateway process',
+        user: { handle: user.handle(), address: user.address(), signIns: user.signIns() },
+        ...authOverhead,
+      },
       stackOutput: stackLogs,
       standaloneGatewayOutput: standaloneLogs,
     });
