@@ -99,6 +99,7 @@ describe('transactional outbox', () => {
       listen: database.listen,
       pollMs: 60_000,
     });
+    await relay.listening;
     await relay.flush();
     const committed = Date.now();
     await db.transaction((tx) => recordEvent(tx, tables, type, {}));
@@ -145,7 +146,9 @@ describe('transactional outbox', () => {
       const rows = await db.select().from(schema.outbox).where(eq(schema.outbox.type, type));
       return rows.every((row) => row.publishedAt !== null);
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(() => applied.length > 0);
+    // Long enough for a duplicate delivery to have been applied, had the consumer not de-duplicated it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     expect(applied).toHaveLength(1);
     const processed = await db
       .select()

@@ -95,6 +95,8 @@ export interface OutboxRelayOptions {
 export interface OutboxRelay {
   /** Publishes everything pending now; resolves with how many events were published. */
   flush(): Promise<number>;
+  /** Resolves once the relay LISTENs (at once without `listen`): from then on commits wake it. */
+  listening: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -187,6 +189,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   return {
     flush,
+    listening: (unlisten ?? Promise.resolve()).then(() => undefined),
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
