@@ -24,7 +24,6 @@ import { createSessionsStorage } from './modules/sessions/sessions-storage.js';
 import { JWKS_PATH, jwksRoute } from './modules/tokens/jwks-route.js';
 import { createTokenManager, type TokenManager } from './modules/tokens/tokens-manager.js';
 import { createTokensStorage } from './modules/tokens/tokens-storage.js';
-import { JsonRpcProvider } from 'ethers';
 import { createApiKeysManager } from './modules/api-keys/api-keys-manager.js';
 import { apiKeysResolvers } from './modules/api-keys/api-keys-resolvers.js';
 import { API_KEY_VERIFY_PATH, apiKeyVerifyRoute } from './modules/api-keys/api-keys-route.js';
@@ -117,7 +116,7 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
   });
   const roles = createRolesManager(createRolesStorage(database.db));
   const provider = env.CHAIN_RPC_URL
-    ? new JsonRpcProvider(env.CHAIN_RPC_URL, undefined, { staticNetwork: true })
+    ? new (await import('ethers')).JsonRpcProvider(env.CHAIN_RPC_URL, undefined, { staticNetwork: true })
     : undefined;
   const walletsStorage = createWalletsStorage(database.db);
   const wallets = createWalletsManager(

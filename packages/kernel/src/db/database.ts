@@ -7,11 +7,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import type { Logger as DrizzleLogger } from 'drizzle-orm/logger';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
-import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
-import postgres from 'postgres';
+// Drivers are imported on first use: a process needs one of the two, and each costs start-up time.
 
 /** What storage code receives: drizzle over either driver. Transactions have the same shape. */
 export type Db<TSchema extends Record<string, unknown> = Record<string, unknown>> = PgDatabase<
@@ -161,6 +157,12 @@ export async function openDatabase<TSchema extends Record<string, unknown>>(
 
   if (options.databaseUrl) {
     const url = options.databaseUrl;
+    const [{ default: postgres }, { drizzle: drizzlePostgres }, { migrate: migratePostgres }] =
+      await Promise.all([
+        import('postgres'),
+        import('drizzle-orm/postgres-js'),
+        import('drizzle-orm/postgres-js/migrator'),
+      ]);
     const migrator = postgres(url, { max: 1, onnotice: () => {} });
     try {
       await migrator`select pg_advisory_lock(hashtext(${`symbeon:migrate:${options.schemaName}`}))`;
@@ -185,6 +187,10 @@ export async function openDatabase<TSchema extends Record<string, unknown>>(
   }
 
   const instance = await acquirePglite(options.dataDir);
+  const [{ drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+    import('drizzle-orm/pglite'),
+    import('drizzle-orm/pglite/migrator'),
+  ]);
   await migratePglite(drizzlePglite(instance), migrationConfig);
   const db = drizzlePglite(instance, { schema: options.schema, ...(logger ? { logger } : {}) });
   return {

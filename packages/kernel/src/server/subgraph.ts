@@ -22,9 +22,8 @@ import {
   type GraphQLFormattedError,
   type GraphQLSchema,
 } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
+import type { WebSocketServer } from 'ws';
 import { graphqlHandler, requestIdentity, sendJson, type RequestIdentity } from './http.js';
 import { createMetricsRegistry, graphqlMetricsPlugin } from './metrics.js';
 import { startHttpService, type RouteHandler, type RunningService } from './service.js';
@@ -204,6 +203,11 @@ export async function startSubgraph<TContext extends BaseContext>(
   let wsServer: WebSocketServer | undefined;
   let disposeWs: (() => void | Promise<void>) | undefined;
   if (options.subscriptions) {
+    // Loaded only by subgraphs that declare subscriptions.
+    const [{ WebSocketServer }, { useServer }] = await Promise.all([
+      import('ws'),
+      import('graphql-ws/use/ws'),
+    ]);
     wsServer = new WebSocketServer({ noServer: true });
     // Keyed by graphql-ws's per-connection context object: verified once, at connection_init.
     const connectionPrincipals = new WeakMap<object, Principal>();

@@ -1,6 +1,5 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { generateSecret, generateURI, verify } from 'otplib';
-import QRCode from 'qrcode';
 import { z } from 'zod';
 import { DomainError, ErrorCode, fail, parseInput, type Cache, type SecretBox } from '@symbeon/kernel';
 import type { UsersManager } from '../users/users-manager.js';
@@ -160,7 +159,10 @@ export function createTotpManager({ storage, box, cache, users, now = () => new 
         secret,
         period: PERIOD_SECONDS,
       });
-      return { otpauthUri, qrCodeSvg: await QRCode.toString(otpauthUri, { type: 'svg' }) };
+      return {
+        otpauthUri,
+        qrCodeSvg: await (await import('qrcode')).default.toString(otpauthUri, { type: 'svg' }),
+      };
     },
 
     /** Enables the pending factor with a first code; returns the recovery codes, the only time they exist in clear. */

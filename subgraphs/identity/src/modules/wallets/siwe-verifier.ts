@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Contract, getAddress, hashMessage, verifyMessage, type Provider } from 'ethers';
-import { SiweMessage } from 'siwe';
+import type { Provider } from 'ethers';
+import type { SiweMessage } from 'siwe';
 import { DomainError, type Cache } from '@symbeon/kernel';
 
 /**
@@ -56,7 +56,11 @@ export function createSiweVerifier(cache: Cache, config: SiweConfig) {
     throw new DomainError(code, message, field);
   };
 
+  // ethers and siwe are loaded on the first sign-in, not at start-up (they cost about 0.4 s to import).
+  const libraries = () => Promise.all([import('ethers'), import('siwe')]);
+
   async function signatureIsValid(message: string, address: string, signature: string): Promise<boolean> {
+    const [{ Contract, getAddress, hashMessage, verifyMessage }] = await libraries();
     try {
       if (getAddress(verifyMessage(message, signature)) === address) return true;
     } catch {
@@ -90,6 +94,7 @@ export function createSiweVerifier(cache: Cache, config: SiweConfig) {
     },
 
     async verify(text: string, signature: string): Promise<VerifiedSiwe> {
+      const [{ getAddress }, { SiweMessage }] = await libraries();
       let message: SiweMessage;
       try {
         message = new SiweMessage(text);

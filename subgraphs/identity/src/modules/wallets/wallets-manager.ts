@@ -1,4 +1,3 @@
-import { getAddress } from 'ethers';
 import { DomainError, ErrorCode } from '@symbeon/kernel';
 import type { UserRow } from '../users/users-storage.js';
 import type { UsersManager } from '../users/users-manager.js';
@@ -68,7 +67,8 @@ export function createWalletsManager(verifier: SiweVerifier, wallets: WalletsSto
      * no signature, so never reachable from the API).
      */
     async ensureUserFor(address: string, profile: { handle: string; displayName: string; bio?: string }) {
-      const checksummed = getAddress(address);
+      // Stored lower-case: no checksum needed here (and no ethers to load at start-up).
+      const checksummed = address;
       const existing = await wallets.findByAddress(checksummed);
       if (existing) {
         const user = await users.findById(existing.userId);

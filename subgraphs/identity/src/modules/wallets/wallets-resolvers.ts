@@ -1,4 +1,3 @@
-import { getAddress } from 'ethers';
 import { asResult, type GraphQLResolverMap } from '@symbeon/kernel';
 import { requirePrincipal, type IdentityContext } from '../../context.js';
 import { payload } from '../sessions/sessions-resolvers.js';
@@ -36,7 +35,7 @@ export const walletsResolvers: GraphQLResolverMap<IdentityContext> = {
         address: reference.address,
         unlinked: true,
       },
-    address: (wallet: WalletRow) => getAddress(wallet.address),
+    address: async (wallet: WalletRow) => (await import('ethers')).getAddress(wallet.address),
     chainId: (wallet: WalletRow & { unlinked?: boolean }) => (wallet.unlinked ? null : wallet.chainId),
     linkedAt: (wallet: WalletRow & { unlinked?: boolean }) => (wallet.unlinked ? null : wallet.linkedAt),
     user: (wallet: WalletRow & { unlinked?: boolean }, _: unknown, context: IdentityContext) =>
