@@ -18,6 +18,7 @@ COPY packages/kernel/package.json packages/kernel/
 COPY gateway/package.json gateway/
 COPY subgraphs/identity/package.json subgraphs/identity/
 COPY subgraphs/learning/package.json subgraphs/learning/
+COPY contracts/package.json contracts/
 COPY stack/package.json stack/
 COPY tests/package.json tests/
 COPY bench/package.json bench/

@@ -26,6 +26,7 @@ import {
 } from './auth/authenticate.js';
 import { createApiKeyClient } from './auth/api-key-client.js';
 import { JWKS_PATH, jwksProxy } from './auth/jwks-proxy.js';
+import { passThrough } from './pass-through.js';
 import { createAuthzEnforcer } from './authz/enforcer.js';
 import { gatewayPolicies, subjectOf, type GatewaySubject } from './authz/policies.js';
 import { createRateLimiter, parseBudgets } from './rate-limit/limiter.js';
@@ -286,6 +287,34 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
         await handle(req, res, identity);
       },
       [JWKS_PATH]: jwksProxy({ upstream: identityJwks }),
+    },
+    prefixRoutes: {
+      // OIDC sign-in: start, the provider's callback, the provider list and the completion page.
+      '/auth/': passThrough({
+        upstream: identityOrigin,
+        // Each request counts against the caller's address, like an anonymous GraphQL request.
+        admit: async (req, res) => {
+          const decision = await limiter.consume(
+            `ip:${req.socket.remoteAddress ?? 'unknown'}`,
+            'ANONYMOUS',
+            1,
+          );
+          if (decision.allowed) return true;
+          sendJson(
+            res,
+            429,
+            {
+              error: {
+                code: 'RATE_LIMITED',
+                message: 'Too many requests',
+                retryAfter: decision.retryAfterSeconds,
+              },
+            },
+            { 'retry-after': String(decision.retryAfterSeconds) },
+          );
+          return false;
+        },
+      }),
     },
     onStop: async () => {
       await apollo.stop();

@@ -1,4 +1,6 @@
 import { DomainError, ErrorCode, type Logger, type Principal as KernelPrincipal } from '@symbeon/kernel';
+import type { OidcManager } from './modules/oidc/oidc-manager.js';
+import { createOidcLoaders, type OidcStorage } from './modules/oidc/oidc-storage.js';
 import type { ApiKeysManager } from './modules/api-keys/api-keys-manager.js';
 import type { RolesManager } from './modules/roles/roles-manager.js';
 import { createSessionLoaders, type SessionsStorage } from './modules/sessions/sessions-storage.js';
@@ -42,9 +44,11 @@ export interface IdentityContext {
   roles: RolesManager;
   apiKeys: ApiKeysManager;
   totp: TotpManager;
+  oidc: OidcManager;
   loaders: ReturnType<typeof createUserLoaders> &
     ReturnType<typeof createSessionLoaders> &
-    ReturnType<typeof createWalletLoaders>;
+    ReturnType<typeof createWalletLoaders> &
+    ReturnType<typeof createOidcLoaders>;
 }
 
 export interface IdentityModules {
@@ -58,6 +62,8 @@ export interface IdentityModules {
   roles: RolesManager;
   apiKeys: ApiKeysManager;
   totp: TotpManager;
+  oidcStorage: OidcStorage;
+  oidc: OidcManager;
 }
 
 export function createContext(
@@ -75,10 +81,12 @@ export function createContext(
     roles: modules.roles,
     apiKeys: modules.apiKeys,
     totp: modules.totp,
+    oidc: modules.oidc,
     loaders: {
       ...createUserLoaders(modules.usersStorage),
       ...createSessionLoaders(modules.sessionsStorage, () => new Date()),
       ...createWalletLoaders(modules.walletsStorage),
+      ...createOidcLoaders(modules.oidcStorage),
     },
   };
 }

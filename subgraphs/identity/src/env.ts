@@ -51,6 +51,18 @@ function splitList(value: string | undefined): string[] {
     .filter(Boolean);
 }
 
+const oidcProvider = z.object({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'lower-case letters, digits and -, at most 32'),
+  name: z.string().min(1).max(60),
+  issuer: z.url(),
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1).optional(),
+  /** Requested scopes besides `openid` (default: profile email). */
+  scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).default(['profile', 'email']),
+});
+
+export type OidcProviderConfig = z.infer<typeof oidcProvider>;
+
 /** Every variable the identity subgraph reads. The only reader of process.env for this service. */
 export const identityEnvShape = {
   ...commonEnvShape,
@@ -89,6 +101,31 @@ export const identityEnvShape = {
     .string()
     .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x address')
     .optional(),
+  /**
+   * OpenID Connect providers people may sign in with: a JSON array of
+   * `{ "id", "name", "issuer", "clientId", "clientSecret"?, "scopes"? }` (id: lower-case letters, digits, `-`).
+   * Register `<OIDC_REDIRECT_BASE>/auth/oidc/<id>/callback` as the redirect URI at each provider.
+   */
+  OIDC_PROVIDERS: z
+    .string()
+    .default('[]')
+    .transform((value, context) => {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        context.addIssue({ code: 'custom', message: 'must be a JSON array of providers' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(oidcProvider))
+    .refine(
+      (providers) => new Set(providers.map(({ id }) => id)).size === providers.length,
+      'provider ids must be unique',
+    ),
+  /** The public origin the sign-in routes are reached at (the gateway); callbacks are built from it. */
+  OIDC_REDIRECT_BASE: z.url().default('http://localhost:8000'),
+  /** Origins a finished OIDC sign-in may return the browser to, comma-separated. */
+  OIDC_RETURN_ORIGINS: envField.list('http://localhost:8000,http://127.0.0.1:8000,http://localhost:5173'),
   /** `iss` of access tokens; the gateway pins it. */
   AUTH_ISSUER: z.string().min(1).default('http://localhost:8000'),
   /** `aud` of access tokens; the gateway pins it. */

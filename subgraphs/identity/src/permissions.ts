@@ -18,6 +18,7 @@ export const identityPermissions = {
     sessions: isSelf,
     apiKeys: isSelf,
     totpEnabled: isSelf,
+    oidcAccounts: isSelf,
     roles: isSelfOrAdmin,
   },
 };

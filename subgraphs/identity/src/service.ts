@@ -28,6 +28,18 @@ import { createApiKeysManager } from './modules/api-keys/api-keys-manager.js';
 import { apiKeysResolvers } from './modules/api-keys/api-keys-resolvers.js';
 import { API_KEY_VERIFY_PATH, apiKeyVerifyRoute } from './modules/api-keys/api-keys-route.js';
 import { createApiKeysStorage } from './modules/api-keys/api-keys-storage.js';
+import { createOidcClient } from './modules/oidc/oidc-client.js';
+import { createOidcManager } from './modules/oidc/oidc-manager.js';
+import { oidcResolvers } from './modules/oidc/oidc-resolvers.js';
+import {
+  OIDC_COMPLETE_PATH,
+  OIDC_PREFIX,
+  OIDC_PROVIDERS_PATH,
+  oidcCompleteRoute,
+  oidcFlowRoute,
+  oidcProvidersRoute,
+} from './modules/oidc/oidc-routes.js';
+import { createOidcStorage } from './modules/oidc/oidc-storage.js';
 import { createRolesManager } from './modules/roles/roles-manager.js';
 import { rolesResolvers } from './modules/roles/roles-resolvers.js';
 import { createRolesStorage } from './modules/roles/roles-storage.js';
@@ -144,6 +156,20 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
     await roles.bootstrap(admin.id, ['ADMIN', 'ISSUER'], 'BOOTSTRAP_ADMIN_ADDRESS');
   }
   const totp = createTotpManager({ storage: createTotpStorage(database.db), box, cache, users });
+  const oidcStorage = createOidcStorage(database.db);
+  const oidc = createOidcManager({
+    client: createOidcClient({
+      providers: env.OIDC_PROVIDERS,
+      production: env.NODE_ENV === 'production',
+      logger,
+    }),
+    storage: oidcStorage,
+    users,
+    cache,
+    box,
+    logger,
+    config: { redirectBase: env.OIDC_REDIRECT_BASE, returnOrigins: env.OIDC_RETURN_ORIGINS },
+  });
   const internalAuthSecret = resolveInternalAuthSecret(env);
   const modules: IdentityModules = {
     logger,
@@ -156,6 +182,8 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
     roles,
     apiKeys,
     totp,
+    oidcStorage,
+    oidc,
   };
 
   const service = await startSubgraph({
@@ -169,6 +197,7 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
       rolesResolvers,
       apiKeysResolvers,
       totpResolvers,
+      oidcResolvers,
     ],
     port: env.IDENTITY_PORT,
     host: env.IDENTITY_HOST,
@@ -184,6 +213,11 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
     routes: {
       [JWKS_PATH]: jwksRoute(tokens),
       [API_KEY_VERIFY_PATH]: apiKeyVerifyRoute(internalAuthSecret, apiKeys, roles),
+      [OIDC_PROVIDERS_PATH]: oidcProvidersRoute(oidc),
+      [OIDC_COMPLETE_PATH]: oidcCompleteRoute(),
+    },
+    prefixRoutes: {
+      [OIDC_PREFIX]: oidcFlowRoute(oidc, { secureCookies: env.OIDC_REDIRECT_BASE.startsWith('https:') }),
     },
     onStop: async () => {
       stopRotation();

@@ -326,7 +326,10 @@ describe('resolvers', () => {
         sessionsStorage,
         sessions,
         // Not used by the session resolvers under test.
-        ...({} as Pick<IdentityModules, 'walletsStorage' | 'wallets' | 'roles' | 'apiKeys' | 'totp'>),
+        ...({} as Pick<
+          IdentityModules,
+          'walletsStorage' | 'wallets' | 'roles' | 'apiKeys' | 'totp' | 'oidcStorage' | 'oidc'
+        >),
       },
       { requestId: 'test', principal },
     );

@@ -255,7 +255,7 @@ describe('sign-in step-up through the resolvers', () => {
         sessions,
         wallets,
         totp,
-        ...({} as Pick<IdentityModules, 'walletsStorage' | 'roles' | 'apiKeys'>),
+        ...({} as Pick<IdentityModules, 'walletsStorage' | 'roles' | 'apiKeys' | 'oidcStorage' | 'oidc'>),
       },
       { requestId: 'test', principal, userAgent: 'vitest' },
     );
