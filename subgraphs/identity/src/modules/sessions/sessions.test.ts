@@ -130,7 +130,13 @@ describe('startSession', () => {
     const started = await sessions.startSession(grace.id, { method: 'OIDC:test' });
     const claims = await verify(started.accessToken);
     expect(claims.roles).toEqual(['MEMBER', 'AUDITOR']);
-    expect(claims.scopes).toEqual(['certificates:audit', 'learning:enroll', 'profile:read', 'profile:write']);
+    expect(claims.scopes).toEqual([
+      'certificates:audit',
+      'certificates:read',
+      'learning:enroll',
+      'profile:read',
+      'profile:write',
+    ]);
   });
 
   it('refuses an unknown user and a bad method, creating nothing', async () => {

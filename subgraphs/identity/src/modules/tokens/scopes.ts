@@ -11,14 +11,16 @@ export const ROLE_SCOPES: Readonly<Record<Role, readonly string[]>> = {
   MEMBER: ['profile:read', 'profile:write', 'learning:enroll'],
   // Teaches: writes the catalogue (courses, events).
   INSTRUCTOR: ['learning:write'],
-  AUDITOR: ['certificates:audit'],
-  ISSUER: ['certificates:issue'],
+  // certificates:read: follow on-chain certificate events (Subscription.certificateEvents).
+  AUDITOR: ['certificates:audit', 'certificates:read'],
+  ISSUER: ['certificates:issue', 'certificates:read'],
   ADMIN: [
     'users:admin',
     'roles:admin',
     'learning:write',
     'certificates:issue',
     'certificates:audit',
+    'certificates:read',
     'transactions:read',
   ],
 };

@@ -340,6 +340,7 @@ describe('roles and scopes', () => {
     expect(scopesForRoles(['MEMBER'])).toEqual(['learning:enroll', 'profile:read', 'profile:write']);
     expect(scopesForRoles(['MEMBER', 'AUDITOR'])).toEqual([
       'certificates:audit',
+      'certificates:read',
       'learning:enroll',
       'profile:read',
       'profile:write',
@@ -347,6 +348,7 @@ describe('roles and scopes', () => {
     expect(scopesForRoles(['MEMBER', 'ADMIN'])).toEqual([
       'certificates:audit',
       'certificates:issue',
+      'certificates:read',
       'learning:enroll',
       'learning:write',
       'profile:read',
@@ -356,7 +358,7 @@ describe('roles and scopes', () => {
       'users:admin',
     ]);
     expect(scopesForRoles(['UNKNOWN'])).toEqual([]);
-    expect(ROLE_SCOPES.ISSUER).toEqual(['certificates:issue']);
+    expect(ROLE_SCOPES.ISSUER).toEqual(['certificates:issue', 'certificates:read']);
     expect(ROLE_SCOPES.INSTRUCTOR).toEqual(['learning:write']);
   });
 });
