@@ -293,7 +293,7 @@ describe('access tokens', () => {
       sub: subject.userId,
       sid: subject.sessionId,
       roles: ['MEMBER', 'ISSUER'],
-      scopes: ['certificates:issue', 'learning:enroll', 'profile:read', 'profile:write'],
+      scopes: ['certificates:issue', 'certificates:read', 'learning:enroll', 'profile:read', 'profile:write'],
       tier: 'FREE',
       iat,
       nbf: iat,
