@@ -10,6 +10,12 @@ const otherServices = {
     'Only packages/kernel is shared: services talk through federation and events (DESIGN.md, import rules).',
 };
 
+/** Subgraphs may also read the contracts' ABIs (DESIGN.md: "others may read ABIs from contracts/"); the gateway may not. */
+const otherServicesButContracts = {
+  ...otherServices,
+  group: [...otherServices.group, '!@symbeon/contracts'],
+};
+
 /** DESIGN.md import rules, enforced. Each entry: which files, which imports they may not make. */
 const boundaries = [
   {
@@ -17,8 +23,13 @@ const boundaries = [
     patterns: [{ group: ['@symbeon/*'], message: 'The kernel holds no domain code and imports no service.' }],
   },
   {
-    files: ['subgraphs/**/*.ts', 'gateway/**/*.ts'],
-    patterns: [otherServices],
+    files: ['subgraphs/**/*.ts'],
+    patterns: [otherServicesButContracts],
+  },
+  {
+    // A library every service may read: it depends on none of them.
+    files: ['contracts/src/**/*.ts', 'contracts/scripts/**/*.ts'],
+    patterns: [{ group: ['@symbeon/*'], message: 'contracts/ imports no other Symbeon package.' }],
   },
   {
     files: ['gateway/**/*.ts'],
@@ -35,7 +46,7 @@ const boundaries = [
     files: ['subgraphs/*/src/**/*.ts'],
     ignores: ['**/*-storage.ts', '**/*-consumer.ts', 'subgraphs/*/src/service.ts', '**/*.test.ts'],
     patterns: [
-      otherServices,
+      otherServicesButContracts,
       {
         group: ['**/db/schema', '**/db/schema.js'],
         message: 'Only *-storage.ts touches tables (DESIGN.md).',
@@ -62,7 +73,7 @@ export default tseslint.config(
       'schema/**',
       '**/drizzle/meta/**',
       'web/**',
-      'contracts/**',
+      'contracts/artifacts/**',
     ],
   },
   js.configs.recommended,

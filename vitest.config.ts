@@ -19,6 +19,7 @@ export default defineConfig({
       'stack/**/*.test.ts',
       'tests/**/*.test.ts',
       'scripts/**/*.test.ts',
+      'contracts/**/*.test.ts',
     ],
     exclude: ['**/node_modules/**', '.data/**'],
     testTimeout: 30_000,
