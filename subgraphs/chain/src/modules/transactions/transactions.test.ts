@@ -1,0 +1,127 @@
+import { cidToDigest } from '@symbeon/contracts';
+import { anvilDevAccounts } from '@symbeon/kernel/anvil';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomCid, startChainFixture, type ChainFixture } from '../../test-fixture.js';
+
+// The transaction manager against a real anvil node and a real database.
+let chain: ChainFixture;
+const holder = anvilDevAccounts[4].address;
+const inAYear = () => new Date(Date.now() + 365 * 24 * 3600_000);
+
+beforeAll(async () => {
+  // The indexer is not needed here; the sender loop is driven by waitSettled.
+  chain = await startChainFixture({ CHAIN_INDEXER: 'false' });
+});
+
+afterAll(async () => {
+  await chain?.close();
+});
+
+const tokenOf = (cid: string) => BigInt(cidToDigest(cid)).toString();
+
+describe('transaction manager', () => {
+  it('sends a command once per idempotency key', async () => {
+    const transactions = chain.service.modules.transactions;
+    const contentCid = await randomCid();
+    const command = { holder, contentCid, expiresAt: inAYear(), idempotencyKey: 'issue-once' };
+    const [first, second] = await Promise.all([transactions.issue(command), transactions.issue(command)]);
+    expect(second.id).toBe(first.id);
+    const mined = await transactions.waitSettled(first.id);
+    expect(mined.status).toBe('MINED');
+    const again = await transactions.issue(command);
+    expect(again.id).toBe(first.id);
+    expect(again.status).toBe('MINED');
+    // One token on chain: its holder has exactly one certificate.
+    const certificate = await chain.provider.call({
+      to: chain.deployment.contracts.SymbeonCertificate.address,
+      data: chain.service.registry.certificate.iface.encodeFunctionData('ownerOf', [tokenOf(contentCid)]),
+    });
+    expect(certificate.toLowerCase()).toContain(holder.slice(2).toLowerCase());
+    // The same key with another command is refused.
+    await expect(transactions.issue({ ...command, holder: anvilDevAccounts[5].address })).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
+  });
+
+  it('refuses bad input with codes and sends nothing', async () => {
+    const transactions = chain.service.modules.transactions;
+    const before = await chain.provider.getTransactionCount(transactions.signerAddress, 'pending');
+    await expect(
+      transactions.issue({ holder: 'not-an-address', contentCid: await randomCid(), idempotencyKey: 'bad-1' }),
+    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.holder' });
+    await expect(
+      transactions.issue({ holder, contentCid: 'bafy-nope', idempotencyKey: 'bad-2' }),
+    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.contentCid' });
+    await expect(
+      transactions.issue({
+        holder,
+        contentCid: await randomCid(),
+        expiresAt: new Date(Date.now() - 1000),
+        idempotencyKey: 'bad-3',
+      }),
+    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.expiresAt' });
+    expect(await chain.service.modules.storage.transactions.findByKey('bad-1')).toBeUndefined();
+    expect(await chain.provider.getTransactionCount(transactions.signerAddress, 'pending')).toBe(before);
+  });
+
+  it('gives 20 concurrent commands distinct, gap-free nonces, all mined', async () => {
+    const transactions = chain.service.modules.transactions;
+    const start = await chain.provider.getTransactionCount(transactions.signerAddress, 'pending');
+    const cids = await Promise.all(Array.from({ length: 20 }, () => randomCid()));
+    const sent = await Promise.all(
+      cids.map((contentCid, index) =>
+        transactions.issue({ holder, contentCid, expiresAt: null, idempotencyKey: `concurrent-${index}` }),
+      ),
+    );
+    const settled = await Promise.all(sent.map((row) => transactions.waitSettled(row.id)));
+    expect(settled.every((row) => row.status === 'MINED')).toBe(true);
+    const nonces = settled.map((row) => row.nonce!).sort((a, b) => a - b);
+    expect(nonces).toEqual(Array.from({ length: 20 }, (_, index) => start + index));
+  });
+
+  it('records a reverted call as FAILED with the decoded error name', async () => {
+    const transactions = chain.service.modules.transactions;
+    const contentCid = await randomCid();
+    const first = await transactions.issue({ holder, contentCid, idempotencyKey: 'dup-a' });
+    await transactions.waitSettled(first.id);
+    const duplicate = await transactions.issue({ holder, contentCid, idempotencyKey: 'dup-b' });
+    const settled = await transactions.waitSettled(duplicate.id);
+    expect(settled.status).toBe('FAILED');
+    expect(settled.error).toMatch(/^CertificateAlreadyExists\(/);
+
+    // Mined and reverted: a revoke of an unknown token sent past the estimate (two revokes race).
+    const other = await randomCid();
+    const issued = await transactions.issue({ holder, contentCid: other, idempotencyKey: 'race-issue' });
+    await transactions.waitSettled(issued.id);
+    const [a, b] = await Promise.all([
+      transactions.revoke({ tokenId: tokenOf(other), reason: 'one', idempotencyKey: 'race-a' }),
+      transactions.revoke({ tokenId: tokenOf(other), reason: 'two', idempotencyKey: 'race-b' }),
+    ]);
+    const outcomes = await Promise.all([transactions.waitSettled(a.id), transactions.waitSettled(b.id)]);
+    expect(outcomes.map((row) => row.status).sort()).toEqual(['FAILED', 'MINED']);
+    expect(outcomes.find((row) => row.status === 'FAILED')!.error).toMatch(/^CertificateAlreadyRevoked\(/);
+  });
+
+  it('re-broadcasts a transaction persisted before a crash, with the same hash', async () => {
+    // The process "dies" between persisting the signed transaction and broadcasting it.
+    await chain.restart({
+      broadcast: () => Promise.reject(new Error('simulated crash before broadcast')),
+    });
+    await chain.service.modules.transactions.stop();
+    const contentCid = await randomCid();
+    const persisted = await chain.service.modules.transactions.issue({
+      holder,
+      contentCid,
+      idempotencyKey: 'crash-1',
+    });
+    expect(persisted.status).toBe('PENDING');
+    expect(persisted.hash).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(await chain.provider.getTransaction(persisted.hash!)).toBeNull();
+
+    const restarted = await chain.restart();
+    const mined = await restarted.modules.transactions.waitSettled(persisted.id);
+    expect(mined).toMatchObject({ status: 'MINED', hash: persisted.hash, nonce: persisted.nonce });
+    const receipt = await chain.provider.getTransactionReceipt(persisted.hash!);
+    expect(receipt?.status).toBe(1);
+  });
+});
