@@ -2,6 +2,7 @@ import { anvilDevAccounts, startAnvil, type AnvilNode } from '@symbeon/kernel/an
 import {
   Contract,
   ContractFactory,
+  id,
   isCallException,
   JsonRpcProvider,
   Wallet,
@@ -134,4 +135,12 @@ export async function increaseTime(chain: Chain, seconds: number): Promise<void>
 export async function latestTimestamp(chain: Chain): Promise<number> {
   const block = await chain.provider.getBlock('latest');
   return block!.timestamp;
+}
+
+/** The ERC-165 id of an interface: the XOR of its functions' selectors. */
+export function interfaceId(signatures: string[]): string {
+  const xor = signatures
+    .map((signature) => parseInt(id(signature).slice(2, 10), 16))
+    .reduce((a, b) => a ^ b, 0);
+  return `0x${(xor >>> 0).toString(16).padStart(8, '0')}`;
 }

@@ -19,6 +19,7 @@ import {
   eventsOf,
   expectRevert,
   increaseTime,
+  interfaceId,
   latestTimestamp,
   mined,
   startChain,
@@ -27,14 +28,6 @@ import {
 } from './chain.js';
 
 const randomDigest = () => hexlify(randomBytes(32));
-/** XOR of the selectors: the ERC-165 id of an interface. */
-const interfaceId = (signatures: string[]) =>
-  `0x${signatures
-    .map((signature) => parseInt(id(signature).slice(2, 10), 16))
-    .reduce((a, b) => (a ^ b) >>> 0, 0)
-    .toString(16)
-    .padStart(8, '0')}`;
-
 let chain: Chain;
 type Certificate = ContractOf<typeof symbeonCertificateAbi>;
 let certificate: Certificate;
