@@ -24,7 +24,10 @@ export interface ChainFixture {
   transport: EventTransport;
   service: ChainService;
   /** Stops the service (not the node nor the database) and starts it again on the same data. */
-  restart(deps?: Partial<Pick<ChainDeps, 'broadcast'>>): Promise<ChainService>;
+  restart(
+    deps?: Partial<Pick<ChainDeps, 'broadcast'>>,
+    envOverrides?: Partial<ChainEnv>,
+  ): Promise<ChainService>;
   rpc<T = unknown>(method: string, params?: unknown[]): Promise<T>;
   close(): Promise<void>;
 }
@@ -66,9 +69,14 @@ export async function startChainFixture(
     env,
     transport,
     service: await startChainService({ env, logger, transport, ...deps }),
-    async restart(next = {}) {
+    async restart(next = {}, envOverrides = {}) {
       await fixture.service.stop();
-      fixture.service = await startChainService({ env, logger, transport, ...next });
+      fixture.service = await startChainService({
+        env: { ...env, ...envOverrides },
+        logger,
+        transport,
+        ...next,
+      });
       return fixture.service;
     },
     rpc: (method, params = []) => provider.send(method, params),
