@@ -1,9 +1,10 @@
+import { gasBenchmark } from './benchmarks/gas.js';
 import { gatewayBenchmark } from './benchmarks/gateway.js';
 import { startupBenchmark } from './benchmarks/startup.js';
 import { UsageError } from './kit/options.js';
 
 // `npm run bench -- <name> [flags]`. Benchmarks report; they never fail the process on a slow result.
-const benchmarks = [gatewayBenchmark, startupBenchmark];
+const benchmarks = [gatewayBenchmark, startupBenchmark, gasBenchmark];
 
 function usage(): string {
   return [
