@@ -51,6 +51,10 @@ export const gatewayEnvShape = {
    * `reject` refuses the whole operation.
    */
   AUTHZ_MODE: z.enum(['filter', 'reject']).default('filter'),
+  /** Open subscriptions one WebSocket connection may hold. */
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).default(25),
+  /** Open subscriptions one caller (user, API key, else client address) may hold on this gateway. */
+  MAX_SUBSCRIPTIONS_PER_CALLER: z.coerce.number().int().min(1).default(100),
   /** Rate-limit window, seconds. */
   RATE_LIMIT_WINDOW: z.coerce.number().int().min(1).default(60),
   /** Budgets per tier and window, `TIER:requests/cost` comma-separated (defaults in the README). */

@@ -38,6 +38,8 @@ import { createErrorFormatter } from './errors.js';
 import { sandboxLandingPage } from './landing-page.js';
 import { createGatewayMetrics } from './metrics.js';
 import { createSubgraphAgent, SubgraphDataSource } from './subgraph-data-source.js';
+import { createSubscriptionEngine } from './subscriptions/engine.js';
+import { createSseTransport, createWebSocketTransport } from './subscriptions/transports.js';
 import { supergraphFile } from './supergraph-file.js';
 
 export interface GatewayDeps {
@@ -154,6 +156,32 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     },
   });
 
+  // Federated subscriptions: @apollo/gateway plans them but refuses to run them (subscriptions/engine.ts).
+  const [{ createClient }, { WebSocket }] = await Promise.all([import('graphql-ws'), import('ws')]);
+  const subscriptions = createSubscriptionEngine({
+    logger,
+    internalAuthSecret,
+    dataSources: () => Object.fromEntries(dataSources),
+    subgraphUrlOverrides: env.subgraphUrls,
+    limits: {
+      perConnection: env.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      perPrincipal: env.MAX_SUBSCRIPTIONS_PER_CALLER,
+      bufferedEvents: 1_000,
+    },
+    webSocketImpl: WebSocket,
+    createClient,
+  });
+  gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
+    try {
+      subscriptions.setSupergraph(coreSupergraphSdl);
+    } catch (error) {
+      logger.error(
+        { err: error },
+        'subscriptions: the supergraph could not be planned; keeping the previous one',
+      );
+    }
+  });
+
   const armor = new ApolloArmor({
     maxDepth: { n: env.MAX_QUERY_DEPTH },
     maxAliases: { n: env.MAX_QUERY_ALIASES },
@@ -224,6 +252,20 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     verifyApiKey: createApiKeyClient({ identityOrigin, internalAuthSecret }),
   });
 
+  const transportOptions = {
+    engine: subscriptions,
+    authenticator,
+    decide: enforcer.decide,
+    limiter,
+    logger,
+    validationRules: armor.validationRules,
+  };
+  const webSockets = await createWebSocketTransport({
+    ...transportOptions,
+    maxPayloadBytes: env.MAX_BODY_BYTES,
+  });
+  const serverSentEvents = await createSseTransport(transportOptions);
+
   const corsOrigins = new Set(env.CORS_ORIGINS);
   // Set by the route once the caller is authenticated; read by Apollo's context for the same request.
   const principals = new WeakMap<IncomingMessage, Principal>();
@@ -283,6 +325,10 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
           throw error;
         }
         metrics.authentications.inc({ outcome: principal.kind });
+        // GraphQL over SSE: the same endpoint, asked for an event stream.
+        if ((req.headers.accept ?? '').includes('text/event-stream')) {
+          return serverSentEvents.handle(req, res, principal);
+        }
         principals.set(req, principal);
         await handle(req, res, identity);
       },
@@ -316,7 +362,13 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
         },
       }),
     },
+    onUpgrade: (req, socket, head) => {
+      if ((req.url ?? '').split('?')[0] !== '/graphql') return void socket.destroy();
+      webSockets.handleUpgrade(req, socket, head);
+    },
     onStop: async () => {
+      subscriptions.close();
+      await webSockets.close();
       await apollo.stop();
       await agent.close();
       await limiter.close();

@@ -4,7 +4,7 @@ import type {
   GatewayGraphQLRequestContext,
   GatewayInterface,
 } from '@apollo/server-gateway-interface';
-import { print, type GraphQLError } from 'graphql';
+import { print, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
 import { filterOperation, type Removal } from './filter.js';
 import type { AuthzSubject, PolicyFunction } from './principal-check.js';
 import { reshapeResponse, unauthorizedError } from './reshape.js';
@@ -61,7 +61,30 @@ export function createAuthzEnforcer<TContext, TSubject extends AuthzSubject>(
     };
   }
 
+  /**
+   * The same decision for an operation executed outside Apollo Server (subscriptions): the document to plan
+   * and the removals to shape each result with, or the response that refuses it.
+   */
+  function decide(input: {
+    schema: GraphQLSchema;
+    document: DocumentNode;
+    operationName: string | null;
+    subject: TSubject;
+  }):
+    | { refused: false; document: DocumentNode; removals: Removal[] }
+    | { refused: true; response: { data?: null; errors: GraphQLError[] } } {
+    if (!requirements.any) return { refused: false, document: input.document, removals: [] };
+    const result = filterOperation({ ...input, requirements, policies: options.policies });
+    if (result.removals.length === 0) return { refused: false, document: input.document, removals: [] };
+    if (options.mode === 'reject' || result.empty) {
+      const errors = result.removals.map((removal) => unauthorizedError(keysOf(removal)));
+      return { refused: true, response: options.mode === 'reject' ? { errors } : { data: null, errors } };
+    }
+    return { refused: false, document: result.document, removals: result.removals };
+  }
+
   return {
+    decide,
     /** Call with the ORIGINAL supergraph (with its security @links) whenever one is loaded. */
     setSupergraph(sdl: string) {
       requirements = extractRequirements(sdl);
