@@ -18,6 +18,7 @@ COPY packages/kernel/package.json packages/kernel/
 COPY gateway/package.json gateway/
 COPY subgraphs/identity/package.json subgraphs/identity/
 COPY subgraphs/learning/package.json subgraphs/learning/
+COPY subgraphs/chain/package.json subgraphs/chain/
 COPY contracts/package.json contracts/
 COPY stack/package.json stack/
 COPY tests/package.json tests/
@@ -43,8 +44,9 @@ COPY . .
 RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 
-# gateway (PORT), identity (IDENTITY_PORT), learning (LEARNING_PORT); each service listens on one of them.
-EXPOSE 8000 8003 8007
+# gateway (PORT), identity (IDENTITY_PORT), chain (CHAIN_PORT), learning (LEARNING_PORT); each service
+# listens on one of them.
+EXPOSE 8000 8003 8004 8007
 
 # Last, so that the layers above are shared by every service's image.
 ARG SERVICE=gateway

@@ -13,7 +13,7 @@ try {
   }
   throw error;
 }
-const { gateway, identity, learning } = stack;
+const { gateway, identity, learning, chain } = stack;
 const seconds = ((Date.now() - began) / 1000).toFixed(1);
 process.stdout.write(
   [
@@ -24,6 +24,8 @@ process.stdout.write(
     `  Gateway metrics               ${gateway.url}/metrics`,
     `  identity subgraph             ${identity.url}/graphql`,
     `  learning subgraph             ${learning.url}/graphql`,
+    `  chain subgraph                ${chain.url}/graphql`,
+    `  chain node (JSON-RPC)         ${stack.rpcUrl}`,
     '  Press Ctrl-C to stop.',
     '',
   ].join('\n') + '\n',

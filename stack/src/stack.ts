@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseChainEnv, startChain, type ChainService } from '@symbeon/chain';
 import { parseGatewayEnv, startGateway, type Gateway } from '@symbeon/gateway';
 import { parseIdentityEnv, startIdentity, seedIdentityDemo, type IdentityService } from '@symbeon/identity';
 import { parseLearningEnv, seedLearningDemo, startLearning, type LearningService } from '@symbeon/learning';
@@ -15,12 +18,20 @@ export const stackEnvShape = {
   LOG_LEVEL: envField.logLevel(),
   /** Seed demo data (idempotent). On by default in the embedded profile, off with DATABASE_URL set. */
   SEED_DEMO_DATA: envField.optionalBool(),
+  /**
+   * Port of the local chain node (anvil) the stack starts when CHAIN_RPC_URL is unset; 0 picks a free one.
+   * With CHAIN_RPC_URL set, no node is started and that one is used.
+   */
+  ANVIL_PORT: envField.port(8545),
 };
 
 export interface Stack {
   gateway: Gateway;
   identity: IdentityService;
   learning: LearningService;
+  chain: ChainService;
+  /** The chain node's JSON-RPC URL (the anvil the stack started, or CHAIN_RPC_URL). */
+  rpcUrl: string;
   transport: EventTransport;
   profile: 'embedded' | 'services';
   stop(): Promise<void>;
@@ -42,8 +53,10 @@ export function parseStackEnv(source: Record<string, string | undefined> = proce
   const identity = attempt('identity', () => parseIdentityEnv(source));
   const learning = attempt('learning', () => parseLearningEnv(source));
   const gateway = attempt('gateway', () => parseGatewayEnv(source));
-  if (problems.length > 0 || !stack || !identity || !learning || !gateway) throw new EnvError(problems);
-  return { stack, identity, learning, gateway };
+  const chain = attempt('chain', () => parseChainEnv(source));
+  if (problems.length > 0 || !stack || !identity || !learning || !gateway || !chain)
+    throw new EnvError(problems);
+  return { stack, identity, learning, gateway, chain, chainNodeGiven: Boolean(source.CHAIN_RPC_URL) };
 }
 
 /**
@@ -67,8 +80,21 @@ export async function startStack(source: Record<string, string | undefined> = pr
     await transport.close();
   };
   try {
+    // The chain node first (anvil is ready in ~150 ms): identity needs its URL. Deploying the contracts
+    // (first start only) then runs while identity and learning start.
+    const node = env.chainNodeGiven
+      ? { rpcUrl: env.chain.CHAIN_RPC_URL }
+      : await startLocalChainNode(env.chain.DATA_DIR, env.stack.ANVIL_PORT);
+    if ('stop' in node) started.push(node);
+    const deployed = ensureDeployment(
+      node.rpcUrl,
+      env.chain.CHAIN_DEPLOYMENT_PATH,
+      env.chain.CHAIN_SIGNER_KEY,
+    );
+    // Handled where it is awaited; this only keeps an early failure from being reported as unhandled.
+    deployed.catch(() => undefined);
     const identity = await startIdentity({
-      env: env.identity,
+      env: { ...env.identity, CHAIN_RPC_URL: env.identity.CHAIN_RPC_URL ?? node.rpcUrl },
       logger: createLogger('identity', { level }),
       transport,
       cache: authCache,
@@ -80,6 +106,13 @@ export async function startStack(source: Record<string, string | undefined> = pr
       transport,
     });
     started.push(learning);
+    await deployed;
+    const chain = await startChain({
+      env: { ...env.chain, CHAIN_RPC_URL: node.rpcUrl },
+      logger: createLogger('chain', { level }),
+      transport,
+    });
+    started.push(chain);
 
     if (env.stack.SEED_DEMO_DATA ?? profile === 'embedded') {
       const users = await seedIdentityDemo(identity.wallets, identity.roles);
@@ -95,6 +128,7 @@ export async function startStack(source: Record<string, string | undefined> = pr
         subgraphUrls: {
           identity: `${identity.url}/graphql`,
           learning: `${learning.url}/graphql`,
+          chain: `${chain.url}/graphql`,
           ...env.gateway.subgraphUrls,
         },
       },
@@ -102,9 +136,49 @@ export async function startStack(source: Record<string, string | undefined> = pr
       cache: authCache,
     });
     started.push(gateway);
-    return { gateway, identity, learning, transport, profile, stop: stopAll };
+    return { gateway, identity, learning, chain, rpcUrl: node.rpcUrl, transport, profile, stop: stopAll };
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;
   }
+}
+
+/** anvil on 127.0.0.1, chain id 31337, its state kept in <DATA_DIR>/chain so the chain survives restarts. */
+async function startLocalChainNode(dataDir: string, port: number) {
+  const { startAnvil } = await import('@symbeon/kernel/anvil');
+  const folder = path.join(dataDir, 'chain');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(folder, { recursive: true });
+  return startAnvil({ port, chainId: 31337, stateFile: path.join(folder, 'anvil-state.json') });
+}
+
+/**
+ * Deploys the contracts when the record is missing or no longer matches the node (a chain reset without
+ * its state file, or changed contracts). Only on a local chain (31337), with anvil's dev account 0 (or
+ * CHAIN_SIGNER_KEY) as deployer and issuer; any other chain needs its record written beforehand.
+ */
+async function ensureDeployment(rpcUrl: string, file: string, signerKey: string | undefined): Promise<void> {
+  const [{ checkDeployment, deployContracts, readDeployment, writeDeployment }, { anvilDevAccounts }] =
+    await Promise.all([import('@symbeon/contracts'), import('@symbeon/kernel/anvil')]);
+  if (existsSync(file)) {
+    const problems = await checkDeployment(rpcUrl, readDeployment(file)).catch((error: unknown) => [
+      String(error),
+    ]);
+    if (problems.length === 0) return;
+  }
+  const response = await fetch(rpcUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+  });
+  const chainId = Number(((await response.json()) as { result?: string }).result);
+  if (chainId !== 31337) {
+    throw new Error(
+      `No valid contract deployment for chain ${chainId} at ${file}; the stack deploys only to a local chain (31337)`,
+    );
+  }
+  const { Wallet } = await import('ethers');
+  const deployerKey = signerKey ?? anvilDevAccounts[0].privateKey;
+  const issuer = new Wallet(deployerKey).address;
+  writeDeployment(file, await deployContracts({ rpcUrl, deployerKey, issuers: [issuer], testToken: true }));
 }

@@ -12,7 +12,9 @@ export interface TestStack {
   url: string;
   graphql: GraphQLRequest;
   /** Subgraph origins, e.g. http://127.0.0.1:41235 (GraphQL at /graphql). */
-  subgraphUrls: { identity: string; learning: string };
+  subgraphUrls: { identity: string; learning: string; chain: string };
+  /** The chain node's JSON-RPC URL (the anvil the stack started). */
+  rpcUrl: string;
   process: RunningProcess;
   /** Environment the stack runs with (database, Redis, data folder, INTERNAL_AUTH_SECRET). */
   env: Record<string, string>;
@@ -62,7 +64,14 @@ async function launch(env: Record<string, string>) {
     const [, url] = await proc.waitFor(/GraphQL API \+ Apollo Sandbox\s+(http:\/\/\S+)\/graphql/, 120_000);
     const [, identity] = await proc.waitFor(/identity subgraph\s+(http:\/\/\S+?)\/graphql/);
     const [, learning] = await proc.waitFor(/learning subgraph\s+(http:\/\/\S+?)\/graphql/);
-    return { proc, url: url!, subgraphUrls: { identity: identity!, learning: learning! } };
+    const [, chain] = await proc.waitFor(/chain subgraph\s+(http:\/\/\S+?)\/graphql/);
+    const [, rpcUrl] = await proc.waitFor(/chain node \(JSON-RPC\)\s+(http:\/\/\S+)/);
+    return {
+      proc,
+      url: url!,
+      subgraphUrls: { identity: identity!, learning: learning!, chain: chain! },
+      rpcUrl: rpcUrl!,
+    };
   } catch (error) {
     await proc.stop();
     throw error;
@@ -82,6 +91,8 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
     PORT: '0',
     IDENTITY_PORT: '0',
     LEARNING_PORT: '0',
+    CHAIN_PORT: '0',
+    ANVIL_PORT: '0',
     SEED_DEMO_DATA: 'true',
     // Every test talks from 127.0.0.1: budgets large enough that only tests/e2e/rate-limits meets them.
     RATE_LIMITS: 'ANONYMOUS:100000/100000000,FREE:100000/100000000',
@@ -103,6 +114,7 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
     url: running.url,
     graphql: graphqlClient(`${running.url}/graphql`),
     subgraphUrls: running.subgraphUrls,
+    rpcUrl: running.rpcUrl,
     process: running.proc,
     env,
     async restart() {
@@ -112,6 +124,7 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
         url: next.url,
         graphql: graphqlClient(`${next.url}/graphql`),
         subgraphUrls: next.subgraphUrls,
+        rpcUrl: next.rpcUrl,
         process: next.proc,
       });
       return code;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { chainEnvShape, parseChainEnv } from '@symbeon/chain';
 import { gatewayEnvShape, parseGatewayEnv } from '@symbeon/gateway';
 import { identityEnvShape } from '@symbeon/identity';
 import { commonEnvShape, EnvError, parseEnv } from '@symbeon/kernel';
@@ -42,6 +43,14 @@ const appServices: Record<string, AppService> = {
     variables: Object.keys(learningEnvShape),
     portVariable: 'LEARNING_PORT',
     hostVariable: 'LEARNING_HOST',
+    subgraph: true,
+  },
+  chain: {
+    // parseChainEnv also requires CHAIN_SIGNER_KEY in production.
+    parse: (env) => parseChainEnv(env),
+    variables: Object.keys(chainEnvShape),
+    portVariable: 'CHAIN_PORT',
+    hostVariable: 'CHAIN_HOST',
     subgraph: true,
   },
   gateway: {
@@ -114,6 +123,7 @@ function parseEnvFile(text: string): EnvFile {
 /** Stand-ins for required secrets whose services check their format. */
 const PLACEHOLDERS: Record<string, string> = {
   SECRETS_KEY: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+  CHAIN_SIGNER_KEY: `0x${'7'.repeat(64)}`,
 };
 
 /** Docker Compose interpolation: $$, $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?err}, ${NAME:+alt}. */
@@ -725,14 +735,14 @@ describe('the checks catch broken deployments', () => {
     const broken = mutated((copy) => {
       copy.compose.services.gateway!.depends_on = {
         identity: { condition: 'service_healthy' },
-        chain: { condition: 'service_healthy' },
+        ipfs: { condition: 'service_healthy' },
       };
       copy.compose.services.redis!.healthcheck = { test: ['CMD'] };
       copy.compose.services.learning!.ports = ['8007:8007'];
     });
     expect(checkServices(broken)).toEqual(
       expect.arrayContaining([
-        'gateway: depends on chain, which is not a service',
+        'gateway: depends on ipfs, which is not a service',
         'redis: healthcheck without a test command',
         'learning: only the gateway publishes ports',
       ]),

@@ -6,7 +6,9 @@ export function hasScope(principal: Principal, scope: string): boolean {
 }
 
 const scoped = (scope: string) =>
-  rule({ cache: 'contextual' })((_: unknown, __: unknown, context: ChainContext) => hasScope(context.principal, scope));
+  rule({ cache: 'contextual' })((_: unknown, __: unknown, context: ChainContext) =>
+    hasScope(context.principal, scope),
+  );
 
 /**
  * The gateway enforces @requiresScopes; these rules repeat it here so that a request that reached the

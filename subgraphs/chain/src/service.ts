@@ -111,7 +111,10 @@ export async function startChainService(deps: ChainDeps): Promise<ChainService> 
   const unlisten = await database
     .listen(CERTIFICATE_EVENTS_CHANNEL, () => feed.wake())
     .catch((error: unknown) => {
-      logger.warn({ err: error }, 'cannot LISTEN for certificate events; only this process wakes subscriptions');
+      logger.warn(
+        { err: error },
+        'cannot LISTEN for certificate events; only this process wakes subscriptions',
+      );
       return undefined;
     });
   transactions.start();

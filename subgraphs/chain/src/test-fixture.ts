@@ -61,7 +61,10 @@ export async function startChainFixture(
   });
   const transport = createMemoryEventTransport();
   const logger = createLogger('chain-test', { level: 'silent' });
-  const provider = new JsonRpcProvider(node.rpcUrl, deployment.chainId, { staticNetwork: true, cacheTimeout: -1 });
+  const provider = new JsonRpcProvider(node.rpcUrl, deployment.chainId, {
+    staticNetwork: true,
+    cacheTimeout: -1,
+  });
   const fixture: ChainFixture = {
     node,
     deployment,

@@ -39,7 +39,9 @@ export function decodeEventCursor(cursor: string): number {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const match = /^ce:(\d{1,15})$/.exec(text);
   if (!match || Buffer.from(text).toString('base64url') !== cursor) {
-    throw codedError(ErrorCode.BAD_USER_INPUT, 'after is not a cursor of certificateEvents', { field: 'after' });
+    throw codedError(ErrorCode.BAD_USER_INPUT, 'after is not a cursor of certificateEvents', {
+      field: 'after',
+    });
   }
   return Number(match[1]);
 }

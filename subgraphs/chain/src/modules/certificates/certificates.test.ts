@@ -5,7 +5,12 @@ import { anvilDevAccounts } from '@symbeon/kernel/anvil';
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { randomCid, startChainFixture, testInternalAuthSecret, type ChainFixture } from '../../test-fixture.js';
+import {
+  randomCid,
+  startChainFixture,
+  testInternalAuthSecret,
+  type ChainFixture,
+} from '../../test-fixture.js';
 import { encodeEventCursor } from './certificates-manager.js';
 
 // The subgraph as the gateway uses it: GraphQL over HTTP and graphql-ws on /graphql, with internal tokens.
@@ -29,7 +34,11 @@ afterAll(async () => {
   await chain?.close();
 });
 
-async function graphql(query: string, variables: Record<string, unknown> = {}, principal: Principal = reader) {
+async function graphql(
+  query: string,
+  variables: Record<string, unknown> = {},
+  principal: Principal = reader,
+) {
   const response = await fetch(`${chain.service.url}/graphql`, {
     method: 'POST',
     headers: {
@@ -38,7 +47,10 @@ async function graphql(query: string, variables: Record<string, unknown> = {}, p
     },
     body: JSON.stringify({ query, variables }),
   });
-  return (await response.json()) as { data?: Record<string, any>; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+  return (await response.json()) as {
+    data?: Record<string, any>;
+    errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
+  };
 }
 
 function wsClient(principal: Principal = reader): Client {
@@ -103,13 +115,19 @@ describe('chain subgraph API', () => {
     const mutation = `mutation ($input: IssueOnChainCertificateInput!) {
       issueOnChainCertificate(input: $input) { ok error { code field } transaction { id status hash nonce } }
     }`;
-    const bad = await graphql(mutation, { input: { holder: '0x123', contentCid, idempotencyKey: 'api-bad' } });
+    const bad = await graphql(mutation, {
+      input: { holder: '0x123', contentCid, idempotencyKey: 'api-bad' },
+    });
     expect(bad.data?.issueOnChainCertificate).toMatchObject({
       ok: false,
       error: { code: 'BAD_USER_INPUT', field: 'input.holder' },
       transaction: null,
     });
-    const refused = await graphql(mutation, { input: { holder, contentCid, idempotencyKey: 'api-1' } }, member);
+    const refused = await graphql(
+      mutation,
+      { input: { holder, contentCid, idempotencyKey: 'api-1' } },
+      member,
+    );
     expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
 
     const sent = await graphql(mutation, { input: { holder, contentCid, idempotencyKey: 'api-1' } });
@@ -119,11 +137,40 @@ describe('chain subgraph API', () => {
     await chain.service.indexer.waitFor(mined.blockNumber!);
 
     const read = await graphql(
-      `query ($tokenId: String!) {
-        chainStatus { chainId headBlock indexedBlock certificateContract confirmations }
-        onChainCertificate(tokenId: $tokenId) { tokenId holder { address } locked revoked expiresAt contentCid issuer { address } issuedAtBlock valid }
-        transactions(first: 5) { edges { node { idempotencyKey status } } }
-      }`,
+      `
+        query ($tokenId: String!) {
+          chainStatus {
+            chainId
+            headBlock
+            indexedBlock
+            certificateContract
+            confirmations
+          }
+          onChainCertificate(tokenId: $tokenId) {
+            tokenId
+            holder {
+              address
+            }
+            locked
+            revoked
+            expiresAt
+            contentCid
+            issuer {
+              address
+            }
+            issuedAtBlock
+            valid
+          }
+          transactions(first: 5) {
+            edges {
+              node {
+                idempotencyKey
+                status
+              }
+            }
+          }
+        }
+      `,
       { tokenId: tokenOf(contentCid) },
     );
     expect(read.errors).toBeUndefined();

@@ -136,7 +136,12 @@ export function createIndexerStorage(db: Db<typeof schema>) {
       return db
         .select()
         .from(schema.indexedBlocks)
-        .where(and(eq(schema.indexedBlocks.chainId, chainId), sql`${schema.indexedBlocks.blockNumber} <= ${below}`))
+        .where(
+          and(
+            eq(schema.indexedBlocks.chainId, chainId),
+            sql`${schema.indexedBlocks.blockNumber} <= ${below}`,
+          ),
+        )
         .orderBy(desc(schema.indexedBlocks.blockNumber))
         .limit(limit);
     },
@@ -213,7 +218,11 @@ export function createIndexerStorage(db: Db<typeof schema>) {
             continue;
           }
           const type =
-            eventType === 'CertificateIssued' ? 'ISSUED' : eventType === 'CertificateRevoked' ? 'REVOKED' : 'RENEWED';
+            eventType === 'CertificateIssued'
+              ? 'ISSUED'
+              : eventType === 'CertificateRevoked'
+                ? 'REVOKED'
+                : 'RENEWED';
           const holder = await applyToReadModel(
             tx,
             range.chainId,
@@ -270,20 +279,35 @@ export function createIndexerStorage(db: Db<typeof schema>) {
      * from their remaining events; a ChainReorganized event tells consumers which published events to
      * disregard. Returns how many certificate events were removed.
      */
-    async rollbackTo(chainId: number, expected: Checkpoint, ancestor: Checkpoint): Promise<number | undefined> {
+    async rollbackTo(
+      chainId: number,
+      expected: Checkpoint,
+      ancestor: Checkpoint,
+    ): Promise<number | undefined> {
       return db.transaction(async (tx) => {
         const current = await lockCheckpoint(tx, chainId);
-        if (!current || current.blockNumber !== expected.blockNumber || current.blockHash !== expected.blockHash)
+        if (
+          !current ||
+          current.blockNumber !== expected.blockNumber ||
+          current.blockHash !== expected.blockHash
+        )
           return undefined;
-        const above = (column: typeof schema.chainLogs.blockNumber | typeof schema.certificateEvents.blockNumber) =>
-          sql`${column} > ${ancestor.blockNumber}`;
+        const above = (
+          column: typeof schema.chainLogs.blockNumber | typeof schema.certificateEvents.blockNumber,
+        ) => sql`${column} > ${ancestor.blockNumber}`;
         const removedLogs = await tx
           .delete(schema.chainLogs)
           .where(and(eq(schema.chainLogs.chainId, chainId), above(schema.chainLogs.blockNumber)))
-          .returning({ txHash: schema.chainLogs.txHash, logIndex: schema.chainLogs.logIndex, blockHash: schema.chainLogs.blockHash });
+          .returning({
+            txHash: schema.chainLogs.txHash,
+            logIndex: schema.chainLogs.logIndex,
+            blockHash: schema.chainLogs.blockHash,
+          });
         const removedEvents = await tx
           .delete(schema.certificateEvents)
-          .where(and(eq(schema.certificateEvents.chainId, chainId), above(schema.certificateEvents.blockNumber)))
+          .where(
+            and(eq(schema.certificateEvents.chainId, chainId), above(schema.certificateEvents.blockNumber)),
+          )
           .returning({ tokenId: schema.certificateEvents.tokenId });
         await tx
           .delete(schema.indexedBlocks)
@@ -308,11 +332,18 @@ export function createIndexerStorage(db: Db<typeof schema>) {
         if (tokens.length > 0) {
           await tx
             .delete(schema.certificates)
-            .where(and(eq(schema.certificates.chainId, chainId), inArray(schema.certificates.tokenId, tokens)));
+            .where(
+              and(eq(schema.certificates.chainId, chainId), inArray(schema.certificates.tokenId, tokens)),
+            );
           const remaining = await tx
             .select()
             .from(schema.certificateEvents)
-            .where(and(eq(schema.certificateEvents.chainId, chainId), inArray(schema.certificateEvents.tokenId, tokens)))
+            .where(
+              and(
+                eq(schema.certificateEvents.chainId, chainId),
+                inArray(schema.certificateEvents.tokenId, tokens),
+              ),
+            )
             .orderBy(asc(schema.certificateEvents.seq));
           for (const event of remaining) {
             await applyToReadModel(
@@ -363,7 +394,9 @@ export function createIndexerStorage(db: Db<typeof schema>) {
       return db
         .select()
         .from(schema.certificates)
-        .where(and(eq(schema.certificates.chainId, chainId), inArray(schema.certificates.tokenId, [...tokenIds])));
+        .where(
+          and(eq(schema.certificates.chainId, chainId), inArray(schema.certificates.tokenId, [...tokenIds])),
+        );
     },
   };
 }

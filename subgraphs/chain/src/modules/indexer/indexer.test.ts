@@ -41,7 +41,11 @@ async function issue(contentCid: string, key: string) {
 /** Issues straight from the issuer's key (not through the manager: its nonces would not survive a revert). */
 async function issueDirect(contentCid: string) {
   const wallet = new Wallet(anvilDevAccounts[0].privateKey, chain.provider);
-  const certificate = new Contract(chain.deployment.contracts.SymbeonCertificate.address, symbeonCertificateAbi, wallet);
+  const certificate = new Contract(
+    chain.deployment.contracts.SymbeonCertificate.address,
+    symbeonCertificateAbi,
+    wallet,
+  );
   const sent = await certificate.getFunction('issue').send(holder, cidToDigest(contentCid), 0);
   const receipt = await sent.wait();
   return receipt!.blockNumber;
@@ -59,7 +63,9 @@ describe('indexer', () => {
     await issue(a, 'ix-a');
     await issue(b, 'ix-b');
     const transactions = chain.service.modules.transactions;
-    await transactions.waitSettled((await transactions.revoke({ tokenId: tokenOf(a), reason: 'test', idempotencyKey: 'ix-revoke' })).id);
+    await transactions.waitSettled(
+      (await transactions.revoke({ tokenId: tokenOf(a), reason: 'test', idempotencyKey: 'ix-revoke' })).id,
+    );
     const renewedCid = await randomCid();
     await transactions.waitSettled(
       (
@@ -81,7 +87,12 @@ describe('indexer', () => {
       ['RENEWED', tokenOf(b)],
     ]);
     const published = (await outbox()).map((row) => row.type);
-    expect(published).toEqual(['CertificateIssued', 'CertificateIssued', 'CertificateRevoked', 'CertificateRenewed']);
+    expect(published).toEqual([
+      'CertificateIssued',
+      'CertificateIssued',
+      'CertificateRevoked',
+      'CertificateRenewed',
+    ]);
     const issued = (await outbox())[0]!.payload as Record<string, unknown>;
     expect(issued).toMatchObject({
       chainId: 31337,
@@ -90,8 +101,15 @@ describe('indexer', () => {
       contentCid: a,
       expiresAt: null,
     });
-    expect(await certificate(tokenOf(a))).toMatchObject({ revoked: true, holder, issuer: anvilDevAccounts[0].address });
-    expect(await certificate(tokenOf(b))).toMatchObject({ revoked: false, contentDigest: cidToDigest(renewedCid) });
+    expect(await certificate(tokenOf(a))).toMatchObject({
+      revoked: true,
+      holder,
+      issuer: anvilDevAccounts[0].address,
+    });
+    expect(await certificate(tokenOf(b))).toMatchObject({
+      revoked: false,
+      contentDigest: cidToDigest(renewedCid),
+    });
     const logs = await database.db.select().from(schema.chainLogs);
     const keys = logs.map((log) => `${log.blockHash}:${log.logIndex}`);
     expect(new Set(keys).size).toBe(keys.length);
@@ -128,7 +146,9 @@ describe('indexer', () => {
     expect(chain.service.indexer.status().indexedBlock).toBeGreaterThanOrEqual(block);
     const added = (await events()).slice(before).map((event) => event.tokenId);
     expect(added).toEqual([tokenOf(canonical)]);
-    expect((await outbox()).some((row) => (row.payload as { tokenId?: string }).tokenId === tokenOf(orphan))).toBe(false);
+    expect(
+      (await outbox()).some((row) => (row.payload as { tokenId?: string }).tokenId === tokenOf(orphan)),
+    ).toBe(false);
   });
 
   it('rolls back and replays a reorganisation at depth 0 so the index matches the canonical chain', async () => {

@@ -77,7 +77,12 @@ const futureExpiry = z
   });
 const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'is not 32 bytes of hex');
 
-export const issueInput = z.object({ holder: address, contentCid: cid, expiresAt: futureExpiry, idempotencyKey });
+export const issueInput = z.object({
+  holder: address,
+  contentCid: cid,
+  expiresAt: futureExpiry,
+  idempotencyKey,
+});
 export const revokeInput = z.object({
   tokenId,
   reason: z.string().trim().max(500, 'is at most 500 characters').default(''),
@@ -86,7 +91,11 @@ export const revokeInput = z.object({
 export const renewInput = z.object({ tokenId, expiresAt: futureExpiry, contentCid: cid, idempotencyKey });
 export const anchorBatchInput = z.object({
   merkleRoot: bytes32,
-  size: z.number().int().min(1).max(2 ** 32 - 1),
+  size: z
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 32 - 1),
   metadataCid: cid,
   idempotencyKey,
 });
@@ -149,7 +158,11 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
             input.contentCid,
             input.expiresAt,
           ]),
-          stored: { holder: input.holder, contentDigest: input.contentCid, expiresAt: String(input.expiresAt) },
+          stored: {
+            holder: input.holder,
+            contentDigest: input.contentCid,
+            expiresAt: String(input.expiresAt),
+          },
         };
       }
       case 'revoke': {
@@ -169,7 +182,11 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
             input.expiresAt,
             input.contentCid,
           ]),
-          stored: { tokenId: input.tokenId, expiresAt: String(input.expiresAt), contentDigest: input.contentCid },
+          stored: {
+            tokenId: input.tokenId,
+            expiresAt: String(input.expiresAt),
+            contentDigest: input.contentCid,
+          },
         };
       }
       case 'anchorBatch': {
@@ -181,7 +198,11 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
             input.size,
             input.metadataCid,
           ]),
-          stored: { merkleRoot: input.merkleRoot, size: String(input.size), metadataDigest: input.metadataCid },
+          stored: {
+            merkleRoot: input.merkleRoot,
+            size: String(input.size),
+            metadataDigest: input.metadataCid,
+          },
         };
       }
     }
@@ -195,7 +216,11 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
     return { maxFeePerGas: maxFee, maxPriorityFeePerGas: priority > maxFee ? maxFee : priority };
   }
 
-  async function sign(row: TransactionRow, nonce: number, fees: Fees): Promise<{ raw: string; hash: string }> {
+  async function sign(
+    row: TransactionRow,
+    nonce: number,
+    fees: Fees,
+  ): Promise<{ raw: string; hash: string }> {
     const raw = await wallet.signTransaction({
       type: 2,
       chainId,
@@ -221,7 +246,8 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
         return;
       }
     }
-    if (row.status === 'PENDING') await storage.update(row.id, { status: 'SUBMITTED', submittedAt: new Date() });
+    if (row.status === 'PENDING')
+      await storage.update(row.id, { status: 'SUBMITTED', submittedAt: new Date() });
   }
 
   /** Brings the signer's nonce in line with the node and re-sends what was persisted but not mined. */
@@ -333,7 +359,11 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
       const receipt = await provider.getTransactionReceipt(attempt.hash);
       if (!receipt) continue;
       if (receipt.status === 1) {
-        await storage.update(row.id, { status: 'MINED', minedHash: attempt.hash, blockNumber: receipt.blockNumber });
+        await storage.update(row.id, {
+          status: 'MINED',
+          minedHash: attempt.hash,
+          blockNumber: receipt.blockNumber,
+        });
       } else {
         let reason = 'reverted';
         try {
@@ -353,7 +383,10 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
     if (row.nonce === null) return;
     if (latestNonce > row.nonce) {
       // Mined nonce, none of our hashes: another transaction of this key took it (sent outside Symbeon).
-      await storage.update(row.id, { status: 'REPLACED', error: `nonce ${row.nonce} was used by another transaction` });
+      await storage.update(row.id, {
+        status: 'REPLACED',
+        error: `nonce ${row.nonce} was used by another transaction`,
+      });
       return;
     }
     const age = Date.now() - (row.submittedAt ?? row.createdAt).getTime();
@@ -362,7 +395,10 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
 
   /** Re-sends a stuck transaction with the same nonce and fees at least 12.5 % higher. */
   async function replace(row: TransactionRow): Promise<void> {
-    const previous = { maxFee: BigInt(row.maxFeePerGas ?? '0'), priority: BigInt(row.maxPriorityFeePerGas ?? '0') };
+    const previous = {
+      maxFee: BigInt(row.maxFeePerGas ?? '0'),
+      priority: BigInt(row.maxPriorityFeePerGas ?? '0'),
+    };
     const market = await currentFees();
     const bump = (value: bigint) => (value * BUMP_NUMERATOR + BUMP_DENOMINATOR - 1n) / BUMP_DENOMINATOR + 1n;
     let maxFee = bump(previous.maxFee);
@@ -370,7 +406,10 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
     if (market.maxFeePerGas > maxFee) maxFee = market.maxFeePerGas;
     if (market.maxPriorityFeePerGas > priority) priority = market.maxPriorityFeePerGas;
     if (maxFee > maxFeeCap) {
-      logger.warn({ transactionId: row.id, nonce: row.nonce }, 'stuck transaction: fees already at CHAIN_MAX_FEE_GWEI');
+      logger.warn(
+        { transactionId: row.id, nonce: row.nonce },
+        'stuck transaction: fees already at CHAIN_MAX_FEE_GWEI',
+      );
       return;
     }
     if (priority > maxFee) priority = maxFee;
@@ -382,7 +421,10 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
       maxFeePerGas: maxFee.toString(),
       maxPriorityFeePerGas: priority.toString(),
     });
-    logger.info({ transactionId: row.id, nonce: row.nonce, hash: signed.hash }, 'replaced a stuck transaction');
+    logger.info(
+      { transactionId: row.id, nonce: row.nonce, hash: signed.hash },
+      'replaced a stuck transaction',
+    );
     await send({ ...row, hash: signed.hash }, signed.raw);
   }
 

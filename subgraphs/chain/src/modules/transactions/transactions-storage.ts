@@ -27,7 +27,10 @@ export function createTransactionsStorage(db: Db<typeof schema>) {
 
     async findByIds(ids: readonly string[]): Promise<TransactionRow[]> {
       if (ids.length === 0) return [];
-      return db.select().from(schema.transactions).where(inArray(schema.transactions.id, [...ids]));
+      return db
+        .select()
+        .from(schema.transactions)
+        .where(inArray(schema.transactions.id, [...ids]));
     },
 
     async list(query: TransactionListQuery): Promise<TransactionRow[]> {
@@ -80,7 +83,10 @@ export function createTransactionsStorage(db: Db<typeof schema>) {
       body: (
         tx: Tx,
         nextNonce: number,
-      ) => Promise<{ existing: TransactionRow } | { insert: NewTransaction; attempt?: Omit<AttemptRow, 'createdAt' | 'transactionId'> }>,
+      ) => Promise<
+        | { existing: TransactionRow }
+        | { insert: NewTransaction; attempt?: Omit<AttemptRow, 'createdAt' | 'transactionId'> }
+      >,
     ): Promise<{ row: TransactionRow; created: boolean }> {
       return db.transaction(async (tx) => {
         const [signer] = await tx

@@ -38,7 +38,9 @@ describe('transaction manager', () => {
     });
     expect(certificate.toLowerCase()).toContain(holder.slice(2).toLowerCase());
     // The same key with another command is refused.
-    await expect(transactions.issue({ ...command, holder: anvilDevAccounts[5].address })).rejects.toMatchObject({
+    await expect(
+      transactions.issue({ ...command, holder: anvilDevAccounts[5].address }),
+    ).rejects.toMatchObject({
       code: 'CONFLICT',
     });
   });
@@ -47,7 +49,11 @@ describe('transaction manager', () => {
     const transactions = chain.service.modules.transactions;
     const before = await chain.provider.getTransactionCount(transactions.signerAddress, 'pending');
     await expect(
-      transactions.issue({ holder: 'not-an-address', contentCid: await randomCid(), idempotencyKey: 'bad-1' }),
+      transactions.issue({
+        holder: 'not-an-address',
+        contentCid: await randomCid(),
+        idempotencyKey: 'bad-1',
+      }),
     ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.holder' });
     await expect(
       transactions.issue({ holder, contentCid: 'bafy-nope', idempotencyKey: 'bad-2' }),
