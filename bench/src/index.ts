@@ -1,10 +1,11 @@
 import { gasBenchmark } from './benchmarks/gas.js';
 import { gatewayBenchmark } from './benchmarks/gateway.js';
 import { startupBenchmark } from './benchmarks/startup.js';
+import { subscriptionsBenchmark } from './benchmarks/subscriptions.js';
 import { UsageError } from './kit/options.js';
 
 // `npm run bench -- <name> [flags]`. Benchmarks report; they never fail the process on a slow result.
-const benchmarks = [gatewayBenchmark, startupBenchmark, gasBenchmark];
+const benchmarks = [gatewayBenchmark, startupBenchmark, gasBenchmark, subscriptionsBenchmark];
 
 function usage(): string {
   return [
