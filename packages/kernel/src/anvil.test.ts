@@ -15,6 +15,20 @@ async function rpc<T>(node: AnvilNode, method: string, params: unknown[] = []): 
   return body.result as T;
 }
 
+/** anvil mines right after eth_sendTransaction returns, not before: on a busy machine, poll. */
+async function receiptOf(node: AnvilNode, hash: string): Promise<{ status: string; blockNumber: string }> {
+  for (let attempt = 0; attempt < 250; attempt += 1) {
+    const receipt = await rpc<{ status: string; blockNumber: string } | null>(
+      node,
+      'eth_getTransactionReceipt',
+      [hash],
+    );
+    if (receipt) return receipt;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no receipt for ${hash} after 5 s`);
+}
+
 const folder = mkdtempSync(path.join(tmpdir(), 'symbeon-anvil-test-'));
 const running = new Set<AnvilNode>();
 
@@ -57,9 +71,7 @@ describe('startAnvil', () => {
     const hash = await rpc<string>(first, 'eth_sendTransaction', [
       { from, to, value: '0xde0b6b3a7640000' /* 1 ETH */ },
     ]);
-    const receipt = await rpc<{ status: string; blockNumber: string }>(first, 'eth_getTransactionReceipt', [
-      hash,
-    ]);
+    const receipt = await receiptOf(first, hash);
     expect(receipt.status).toBe('0x1');
     await rpc(first, 'evm_mine');
     const blockNumber = await rpc<string>(first, 'eth_blockNumber');
