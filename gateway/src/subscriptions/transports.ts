@@ -81,22 +81,32 @@ export function headersFromConnectionParams(
 export function createSubscriptionPreparer(options: SubscriptionTransportOptions) {
   const recheckMs = options.recheckMs ?? 1_000;
 
+  // Shared by every connection presenting the same credentials: 5,000 subscribers with one token cost one
+  // verification per window, not 5,000.
+  const checks = new Map<string, { at: number; result: Promise<Principal> }>();
+
   function callerFor(
     principal: Principal,
     headers: IncomingHttpHeaders,
     clientIp: string,
   ): SubscriptionCaller {
-    let checked: { at: number; result: Promise<Principal> } | undefined;
+    const credentials = `${String(headers.authorization ?? '')}\n${String(headers['x-api-key'] ?? '')}`;
+    const anonymous = principal.kind === 'anonymous';
     return {
       principal,
       clientIp,
       connection: { active: 0 },
       recheck() {
+        // No credentials, nothing that can expire or be revoked.
+        if (anonymous) return Promise.resolve(principal);
         const now = Date.now();
+        let checked = checks.get(credentials);
         if (!checked || now - checked.at > recheckMs) {
+          if (checks.size > 10_000) checks.clear();
           checked = { at: now, result: options.authenticator.authenticate(headers) };
-          // A failed check is not remembered as a success; it is re-thrown to every caller within the window.
+          // A failure is re-thrown to every caller within the window, never remembered as a success.
           checked.result.catch(() => undefined);
+          checks.set(credentials, checked);
         }
         return checked.result;
       },
