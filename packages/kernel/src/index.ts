@@ -4,6 +4,7 @@ export * from './logger.js';
 export * from './tracing.js';
 export * from './db/database.js';
 export * from './cache/cache.js';
+export * from './content/content-store.js';
 export * from './events/event-transport.js';
 export * from './events/outbox.js';
 export * from './jobs/job-queue.js';
