@@ -93,49 +93,73 @@ export async function startStack(source: Record<string, string | undefined> = pr
     );
     // Handled where it is awaited; this only keeps an early failure from being reported as unhandled.
     deployed.catch(() => undefined);
-    const identity = await startIdentity({
-      env: { ...env.identity, CHAIN_RPC_URL: env.identity.CHAIN_RPC_URL ?? node.rpcUrl },
-      logger: createLogger('identity', { level }),
-      transport,
-      cache: authCache,
-    });
-    started.push(identity);
-    const learning = await startLearning({
-      env: env.learning,
-      logger: createLogger('learning', { level }),
-      transport,
-    });
-    started.push(learning);
-    await deployed;
-    const chain = await startChain({
-      env: { ...env.chain, CHAIN_RPC_URL: node.rpcUrl },
-      logger: createLogger('chain', { level }),
-      transport,
-    });
-    started.push(chain);
+    // The services are independent until the demo seed: start them side by side. Each is recorded as it
+    // comes up, so a failure stops exactly what started.
+    const track = async <T extends { stop(): Promise<void> }>(starting: Promise<T>): Promise<T> => {
+      const service = await starting;
+      started.push(service);
+      return service;
+    };
+    const settled = await Promise.allSettled([
+      track(
+        startIdentity({
+          env: { ...env.identity, CHAIN_RPC_URL: env.identity.CHAIN_RPC_URL ?? node.rpcUrl },
+          logger: createLogger('identity', { level }),
+          transport,
+          cache: authCache,
+        }),
+      ),
+      track(startLearning({ env: env.learning, logger: createLogger('learning', { level }), transport })),
+      track(
+        deployed.then(() =>
+          startChain({
+            env: { ...env.chain, CHAIN_RPC_URL: node.rpcUrl },
+            logger: createLogger('chain', { level }),
+            transport,
+          }),
+        ),
+      ),
+    ] as const);
+    const failed = settled.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [identity, learning, chain] = settled.map(
+      (result) => (result as PromiseFulfilledResult<unknown>).value,
+    ) as [
+      Awaited<ReturnType<typeof startIdentity>>,
+      Awaited<ReturnType<typeof startLearning>>,
+      Awaited<ReturnType<typeof startChain>>,
+    ];
 
-    if (env.stack.SEED_DEMO_DATA ?? profile === 'embedded') {
+    const seed = async () => {
+      if (!(env.stack.SEED_DEMO_DATA ?? profile === 'embedded')) return;
       const users = await seedIdentityDemo(identity.wallets, identity.roles);
       await learning.waitForUsers(users.map((user) => user.id));
       const byHandle = Object.fromEntries(users.map((user) => [user.handle, user.id]));
       await seedLearningDemo(learning.modules, { ada: byHandle.ada!, grace: byHandle.grace! });
-    }
-
-    const gateway = await startGateway({
-      env: {
-        ...env.gateway,
-        // The stack knows where it started each subgraph (ports may be overridden or ephemeral).
-        subgraphUrls: {
-          identity: `${identity.url}/graphql`,
-          learning: `${learning.url}/graphql`,
-          chain: `${chain.url}/graphql`,
-          ...env.gateway.subgraphUrls,
-        },
-      },
-      logger: createLogger('gateway', { level }),
-      cache: authCache,
-    });
-    started.push(gateway);
+    };
+    // The gateway starts while the demo data is written; the stack is ready when both are.
+    const ending = await Promise.allSettled([
+      seed(),
+      track(
+        startGateway({
+          env: {
+            ...env.gateway,
+            // The stack knows where it started each subgraph (ports may be overridden or ephemeral).
+            subgraphUrls: {
+              identity: `${identity.url}/graphql`,
+              learning: `${learning.url}/graphql`,
+              chain: `${chain.url}/graphql`,
+              ...env.gateway.subgraphUrls,
+            },
+          },
+          logger: createLogger('gateway', { level }),
+          cache: authCache,
+        }),
+      ),
+    ]);
+    const endFailure = ending.find((result) => result.status === 'rejected');
+    if (endFailure) throw endFailure.reason;
+    const gateway = (ending[1] as PromiseFulfilledResult<Awaited<ReturnType<typeof startGateway>>>).value;
     return { gateway, identity, learning, chain, rpcUrl: node.rpcUrl, transport, profile, stop: stopAll };
   } catch (error) {
     await stopAll().catch(() => undefined);
