@@ -10,7 +10,7 @@ import {
   type JWK,
   type JWTPayload,
 } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createMemoryCache, type Cache } from '@symbeon/kernel';
 import {
   AuthenticationError,
@@ -202,6 +202,29 @@ describe('access tokens', () => {
     expect((await auth.verifyAccessToken(token)).kind).toBe('user');
     await cache.set(revokedSessionKey('session-revoked'), '1');
     expect(await reasonOf(auth.verifyAccessToken(token))).toBe('revoked');
+  });
+
+  it('remembers a verified token (no second RS256 verification) while exp and revocation still hold', async () => {
+    let url = jwksUrl;
+    const remembering = createAuthenticator({ jwksUrl: () => url, issuer, audience, cache });
+    const token = await accessToken({ claims: { sid: 'session-remembered' }, exp: now() + 60 });
+    expect((await remembering.verifyAccessToken(token)).sessionId).toBe('session-remembered');
+    // The JWKS is gone: the same token is still accepted, any other needs the keys and cannot be checked.
+    url = new URL('http://127.0.0.1:9/.well-known/jwks.json');
+    expect((await remembering.verifyAccessToken(token)).sessionId).toBe('session-remembered');
+    await expect(remembering.verifyAccessToken(await accessToken())).rejects.toBeInstanceOf(
+      AuthenticationUnavailableError,
+    );
+    await cache.set(revokedSessionKey('session-remembered'), '1');
+    expect(await reasonOf(remembering.verifyAccessToken(token))).toBe('revoked');
+    await cache.delete(revokedSessionKey('session-remembered'));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 66_000);
+      expect(await reasonOf(remembering.verifyAccessToken(token))).toBe('expired');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('tells clients only what they can act on', async () => {

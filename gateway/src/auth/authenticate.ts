@@ -85,6 +85,9 @@ export interface AuthenticatorOptions {
 }
 
 const CLOCK_TOLERANCE_SECONDS = 5;
+/** How long a verified token is trusted without verifying its signature again, and how many are kept. */
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_MAX = 10_000;
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 const accessClaims = z.object({
@@ -141,7 +144,32 @@ export function createAuthenticator(options: AuthenticatorOptions) {
     return jwks.keys;
   };
 
-  async function verifyAccessToken(token: string): Promise<UserPrincipal> {
+  // Tokens whose signature and claims were verified, by their exact text: a client sends the same token for
+  // up to 15 minutes, and an RS256 verification is most of authentication's cost. The revocation check
+  // still runs on every request; `exp` is re-checked; an entry lives at most VERIFIED_TTL_MS, so a key
+  // withdrawn from the JWKS stops being honoured within that time.
+  const verified = new Map<string, { claims: z.infer<typeof accessClaims>; expMs: number; until: number }>();
+
+  function rememberVerified(token: string, claims: z.infer<typeof accessClaims>, exp: number) {
+    if (verified.size >= VERIFIED_MAX) {
+      // Oldest first (Map keeps insertion order): drop a tenth at once rather than one per insert.
+      let drop = Math.ceil(VERIFIED_MAX / 10);
+      for (const key of verified.keys()) {
+        verified.delete(key);
+        if (--drop === 0) break;
+      }
+    }
+    verified.set(token, { claims, expMs: exp * 1000, until: Date.now() + VERIFIED_TTL_MS });
+  }
+
+  async function verifiedClaims(token: string): Promise<z.infer<typeof accessClaims>> {
+    const known = verified.get(token);
+    if (known) {
+      const now = Date.now();
+      if (now < known.until && now < known.expMs + CLOCK_TOLERANCE_SECONDS * 1000) return known.claims;
+      verified.delete(token);
+      if (now >= known.expMs + CLOCK_TOLERANCE_SECONDS * 1000) throw new AuthenticationError('expired');
+    }
     const keys = keySet();
     let payload: JWTPayload;
     try {
@@ -163,6 +191,12 @@ export function createAuthenticator(options: AuthenticatorOptions) {
     }
     const claims = accessClaims.safeParse(payload);
     if (!claims.success) throw new AuthenticationError('claims');
+    rememberVerified(token, claims.data, payload.exp!);
+    return claims.data;
+  }
+
+  async function verifyAccessToken(token: string): Promise<UserPrincipal> {
+    const claims = { data: await verifiedClaims(token) };
     let revoked: boolean;
     try {
       revoked = await isSessionRevoked(options.cache, claims.data.sid);
