@@ -1,6 +1,14 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { commonEnvShape, EnvError, envField, parseEnv, pathFrom, repositoryRoot } from '@symbeon/kernel';
+import {
+  commonEnvShape,
+  contentStoreEnvShape,
+  EnvError,
+  envField,
+  parseEnv,
+  pathFrom,
+  repositoryRoot,
+} from '@symbeon/kernel';
 
 /** Every variable the gateway reads. The only reader of process.env for the gateway. */
 export const gatewayEnvShape = {
@@ -40,6 +48,14 @@ export const gatewayEnvShape = {
   /** Redis, for the revoked-session list identity writes; unset: in-process (one-process stack only). */
   REDIS_URL: commonEnvShape.REDIS_URL,
   REDIS_PREFIX: commonEnvShape.REDIS_PREFIX,
+  /** Kubo's RPC API for /ipfs/<cid> (services profile). Unset: the embedded store in DATA_DIR/ipfs. */
+  IPFS_API_URL: contentStoreEnvShape.IPFS_API_URL,
+  /** Largest file /ipfs/<cid> serves, in bytes (larger ones: 404 CONTENT_TOO_LARGE). */
+  IPFS_MAX_SERVE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(50 * 1024 * 1024),
   /** Identity's JWKS for access tokens. Unset: the identity subgraph's origin + /.well-known/jwks.json. */
   AUTH_JWKS_URL: envField.optionalUrl(),
   /** `iss` every access token must carry: identity's public issuer (the gateway's public origin). */

@@ -4,6 +4,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  createContentStore,
   createMetricsRegistry,
   currentRequestScope,
   ErrorCode,
@@ -14,6 +15,7 @@ import {
   sendJson,
   startHttpService,
   type Cache,
+  type ContentStore,
   type Logger,
   type Principal,
   type RequestIdentity,
@@ -26,6 +28,7 @@ import {
 } from './auth/authenticate.js';
 import { createApiKeyClient } from './auth/api-key-client.js';
 import { JWKS_PATH, jwksProxy } from './auth/jwks-proxy.js';
+import { admitByClientAddress, IPFS_PREFIX, ipfsRoute } from './ipfs-route.js';
 import { passThrough } from './pass-through.js';
 import { createAuthzEnforcer } from './authz/enforcer.js';
 import { gatewayPolicies, subjectOf, type GatewaySubject } from './authz/policies.js';
@@ -50,6 +53,8 @@ export interface GatewayDeps {
    * stack) it must be the very instance identity writes to; across processes, Redis.
    */
   cache: Cache;
+  /** Served at /ipfs/<cid>. Unset: created from the env (IPFS_API_URL, else DATA_DIR/ipfs) and closed on stop. */
+  contentStore?: ContentStore;
 }
 
 export interface Gateway extends RunningService {
@@ -283,6 +288,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     },
   });
 
+  const contentStore = deps.contentStore ?? (await createContentStore(env));
+
   const service = await startHttpService({
     name: 'gateway',
     port: env.PORT,
@@ -335,6 +342,13 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       [JWKS_PATH]: jwksProxy({ upstream: identityJwks }),
     },
     prefixRoutes: {
+      // Files from the content store; counted per client address like /auth/.
+      [IPFS_PREFIX]: ipfsRoute({
+        store: contentStore,
+        maxServeBytes: env.IPFS_MAX_SERVE_BYTES,
+        logger,
+        admit: admitByClientAddress(limiter),
+      }),
       // OIDC sign-in: start, the provider's callback, the provider list and the completion page.
       '/auth/': passThrough({
         upstream: identityOrigin,
@@ -372,6 +386,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       await apollo.stop();
       await agent.close();
       await limiter.close();
+      if (!deps.contentStore) await contentStore.close();
     },
   });
   return Object.assign(service, { subgraphs });
