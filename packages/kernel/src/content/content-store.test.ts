@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { base32 } from 'multiformats/bases/base32';
@@ -59,6 +59,20 @@ describe('embedded content store', () => {
     expect(await listFiles(path.join(directory, 'blocks'))).toHaveLength(4);
     expect(await listFiles(path.join(directory, 'staging'))).toEqual([]);
     await reopened.close();
+  });
+
+  it('removes staging folders abandoned by a crash (over an hour old) when it opens', async () => {
+    const directory = await tempDir();
+    await (await createEmbeddedContentStore({ directory })).close();
+    const abandoned = path.join(directory, 'staging', 'crashed');
+    const recent = path.join(directory, 'staging', 'in-progress');
+    await mkdir(abandoned);
+    await mkdir(recent);
+    await writeFile(path.join(abandoned, 'half-block'), 'x');
+    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await utimes(abandoned, twoHoursAgo, twoHoursAgo);
+    await (await createEmbeddedContentStore({ directory })).close();
+    expect(await readdir(path.join(directory, 'staging'))).toEqual(['in-progress']);
   });
 
   it('a refused add leaves no block, no record and no staging', async () => {

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { exporter, type ReadableStorage } from 'ipfs-unixfs-exporter';
 import type { WritableStorage } from 'ipfs-unixfs-importer';
@@ -72,6 +72,7 @@ export async function createEmbeddedContentStore(
   const rootsDir = path.join(options.directory, 'roots');
   const stagingDir = path.join(options.directory, 'staging');
   await Promise.all([blocksDir, rootsDir, stagingDir].map((dir) => mkdir(dir, { recursive: true })));
+  await removeAbandonedStaging(stagingDir);
   let closed = false;
 
   const keyOf = (cid: CID) => base32.baseEncode(cid.multihash.bytes);
@@ -227,6 +228,25 @@ export async function createEmbeddedContentStore(
       closed = true;
     },
   };
+}
+
+/**
+ * Staging folders left by a crash. Only old ones: another process sharing the folder may be adding now.
+ */
+const ABANDONED_AFTER_MS = 60 * 60 * 1000;
+async function removeAbandonedStaging(stagingDir: string) {
+  for (const name of await readdir(stagingDir)) {
+    const folder = path.join(stagingDir, name);
+    // Another process may finish (and delete) its folder meanwhile.
+    const mtimeMs = await stat(folder).then(
+      (found) => found.mtimeMs,
+      (error: unknown) => {
+        if (isNotFound(error)) return Date.now();
+        throw error;
+      },
+    );
+    if (Date.now() - mtimeMs > ABANDONED_AFTER_MS) await rm(folder, { recursive: true, force: true });
+  }
 }
 
 async function collect(source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
