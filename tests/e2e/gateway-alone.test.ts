@@ -52,7 +52,13 @@ beforeAll(async () => {
     PORT: '0',
     LOG_LEVEL: 'info',
     SUPERGRAPH_PATH: supergraphPath,
-    SUBGRAPH_URL_IDENTITY: `${stack.subgraphUrls.identity}/graphql`,
+    // Every subgraph the stack runs, by its own URL; learning through the proxy.
+    ...Object.fromEntries(
+      Object.entries(stack.subgraphUrls).map(([name, url]) => [
+        `SUBGRAPH_URL_${name.toUpperCase()}`,
+        `${url}/graphql`,
+      ]),
+    ),
     SUBGRAPH_URL_LEARNING: `${proxy.url}/graphql`,
     // The stack's Redis (when it has one), where identity records revoked sessions. INTERNAL_AUTH_SECRET
     // is the stack's too: the kit gives every process it starts the same one.

@@ -81,7 +81,7 @@ export function startNodeProcess(entry: string, env: Record<string, string | und
   const merged: Record<string, string | undefined> = { ...process.env, ...env };
   for (const [key, value] of Object.entries(merged)) if (value === undefined) delete merged[key];
   const spawnedAt = process.hrtime.bigint();
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', entry], {
     cwd: repositoryRoot,
     env: merged,
     stdio: ['ignore', 'pipe', 'pipe'],

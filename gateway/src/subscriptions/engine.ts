@@ -263,7 +263,13 @@ export function createSubscriptionEngine(options: SubscriptionEngineOptions) {
   }
 
   /** Re-checks one listener's credentials; false when it was ended. */
-  async function stillAuthorized(group: Group, listener: Listener): Promise<boolean> {
+  function stillAuthorized(group: Group, listener: Listener): boolean | Promise<boolean> {
+    // Anonymous callers presented nothing that can expire or be revoked: no promise per event for them.
+    if (listener.caller.principal.kind === 'anonymous') return true;
+    return recheck(group, listener);
+  }
+
+  async function recheck(group: Group, listener: Listener): Promise<boolean> {
     try {
       const principal = await listener.caller.recheck();
       if (principalKey(principal) === group.principalKey) return true;
@@ -299,7 +305,12 @@ export function createSubscriptionEngine(options: SubscriptionEngineOptions) {
       };
     }
     const listeners = [...group.listeners];
-    const allowed = await Promise.all(listeners.map((listener) => stillAuthorized(group, listener)));
+    const decisions = listeners.map((listener) => stillAuthorized(group, listener));
+    const pending = decisions.filter((decision): decision is Promise<boolean> => decision instanceof Promise);
+    const allowed =
+      pending.length > 0
+        ? await Promise.all(decisions.map((decision) => Promise.resolve(decision)))
+        : decisions;
     listeners.forEach((listener, index) => {
       if (allowed[index]) listener.queue.push(result);
     });
