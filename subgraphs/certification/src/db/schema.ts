@@ -1,0 +1,159 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import { eventTables } from '@symbeon/kernel';
+import { ACTOR_KINDS, OPEN_STATES, REQUEST_STATES } from '../modules/requests/request-states.js';
+
+export const certification = pgSchema('certification');
+
+const at = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
+
+export interface EvidenceRequirement {
+  key: string;
+  label: string;
+  mediaTypes: string[];
+  maxBytes: number;
+  mandatory: boolean;
+}
+
+export interface ChecklistItem {
+  key: string;
+  label: string;
+  mandatory: boolean;
+}
+
+export const programmes = certification.table(
+  'programmes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    slug: text('slug').notNull().unique(),
+    name: text('name').notNull(),
+    description: text('description').notNull(),
+    // Validated by the programmes manager (zod) before every write; read back as is.
+    evidenceTypes: jsonb('evidence_types').$type<EvidenceRequirement[]>().notNull(),
+    auditChecklist: jsonb('audit_checklist').$type<ChecklistItem[]>().notNull(),
+    // learning's Course ids; never checked against learning's tables (no cross-schema reads).
+    prerequisiteCourseIds: uuid('prerequisite_course_ids')
+      .array()
+      .notNull()
+      .default(sql`'{}'::uuid[]`),
+    // Both null: free. Minor units of an ISO 4217 currency, never floats.
+    priceAmountMinor: integer('price_amount_minor'),
+    priceCurrency: text('price_currency'),
+    validityDays: integer('validity_days').notNull(),
+    issuanceMode: text('issuance_mode', { enum: ['SINGLE', 'MERKLE_BATCH'] }).notNull(),
+    status: text('status', { enum: ['DRAFT', 'PUBLISHED', 'ARCHIVED'] })
+      .notNull()
+      .default('DRAFT'),
+    // identity's User id of the administrator who created it.
+    createdBy: uuid('created_by').notNull(),
+    publishedAt: at('published_at'),
+    archivedAt: at('archived_at'),
+    createdAt: at('created_at').notNull().defaultNow(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (table) => [
+    index('programmes_catalogue_idx').on(table.createdAt.desc(), table.id.desc()),
+    check(
+      'programmes_price',
+      sql`(${table.priceAmountMinor} is null) = (${table.priceCurrency} is null) and coalesce(${table.priceAmountMinor}, 1) > 0`,
+    ),
+    check('programmes_validity_positive', sql`${table.validityDays} > 0`),
+  ],
+);
+
+/** The auditors assigned to a programme (identity's User ids): the only ones who review its requests. */
+export const programmeAuditors = certification.table(
+  'programme_auditors',
+  {
+    programmeId: uuid('programme_id')
+      .notNull()
+      .references(() => programmes.id, { onDelete: 'cascade' }),
+    auditorId: uuid('auditor_id').notNull(),
+    assignedAt: at('assigned_at').notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.programmeId, table.auditorId] }),
+    index('programme_auditors_auditor_idx').on(table.auditorId),
+  ],
+);
+
+const stateList = sql.raw(OPEN_STATES.map((state) => `'${state}'`).join(', '));
+
+export const certificationRequests = certification.table(
+  'certification_requests',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    programmeId: uuid('programme_id')
+      .notNull()
+      .references(() => programmes.id),
+    // identity's User id of the person asking to be certified.
+    requesterId: uuid('requester_id').notNull(),
+    // Written only by the requests storage's transition, together with a request_transitions row and the
+    // outbox events, and only if it still holds the state the transition starts from.
+    status: text('status', { enum: REQUEST_STATES }).notNull().default('DRAFT'),
+    statusChangedAt: at('status_changed_at').notNull().defaultNow(),
+    createdAt: at('created_at').notNull().defaultNow(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (table) => [
+    // One open request per user and programme (see OPEN_STATES), race-free.
+    uniqueIndex('certification_requests_one_open')
+      .on(table.requesterId, table.programmeId)
+      .where(sql`${table.status} in (${stateList})`),
+    index('certification_requests_requester_idx').on(
+      table.requesterId,
+      table.createdAt.desc(),
+      table.id.desc(),
+    ),
+    index('certification_requests_queue_idx').on(table.programmeId, table.status, table.statusChangedAt),
+  ],
+);
+
+/** The audit trail: one row per transition, written in the transaction that changes the status. */
+export const requestTransitions = certification.table(
+  'request_transitions',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    requestId: uuid('request_id')
+      .notNull()
+      .references(() => certificationRequests.id),
+    // Null for the creation of the request.
+    fromStatus: text('from_status', { enum: REQUEST_STATES }),
+    toStatus: text('to_status', { enum: REQUEST_STATES }).notNull(),
+    actorKind: text('actor_kind', { enum: ACTOR_KINDS }).notNull(),
+    // identity's User id; null for SYSTEM (then actorName names the job or consumer).
+    actorId: uuid('actor_id'),
+    actorName: text('actor_name'),
+    reason: text('reason'),
+    evidence: jsonb('evidence'),
+    at: at('at').notNull().defaultNow(),
+  },
+  (table) => [
+    index('request_transitions_request_idx').on(table.requestId, table.seq),
+    check('request_transitions_actor', sql`(${table.actorKind} = 'SYSTEM') = (${table.actorId} is null)`),
+  ],
+);
+
+/**
+ * The users certification knows exist, projected from identity's `identity.UserCreated` events: lets it
+ * refuse an unknown auditor without reading identity's tables.
+ */
+export const knownUsers = certification.table('known_users', {
+  userId: uuid('user_id').primaryKey(),
+  handle: text('handle').notNull(),
+  learnedAt: at('learned_at').notNull().defaultNow(),
+});
+
+export const { outbox, processedEvents } = eventTables(certification);

@@ -1,0 +1,57 @@
+import { rule } from '@symbeon/kernel';
+import type { CertificationContext } from './context.js';
+import { canSeeRequest } from './modules/requests/requests-manager.js';
+import type { RequestRow } from './modules/requests/requests-storage.js';
+import { hasRole } from './modules/shared/access.js';
+import { isUuid } from './modules/shared/validation.js';
+
+type Context = CertificationContext;
+
+const role = (name: string) =>
+  rule(`role-${name}`, { cache: 'contextual' })((_: unknown, __: unknown, context: Context) =>
+    hasRole(context.principal, name),
+  );
+
+async function visible(request: RequestRow, context: Context): Promise<boolean> {
+  const auditorIds = await context.loaders.auditorIdsByProgramme.load(request.programmeId);
+  return canSeeRequest(context.principal, request, auditorIds);
+}
+
+/**
+ * Every field of a request, however it was reached (a query, a mutation payload, an entity reference from
+ * another subgraph): only for those who may see it. 'strict' caches per parent: the answer depends on which
+ * request it is.
+ */
+const canSeeThisRequest = rule('can-see-request', { cache: 'strict' })(
+  (request: RequestRow, _: unknown, context: Context) => visible(request, context),
+);
+
+/** One clean FORBIDDEN for a request by id that is not the caller's to see; an unknown id is just null. */
+const canSeeRequestById = rule('can-see-request-by-id', { cache: 'strict' })(async (
+  _: unknown,
+  args: { id: string },
+  context: Context,
+) => {
+  const request = isUuid(args.id) ? await context.loaders.requestById.load(args.id) : null;
+  return !request || visible(request, context);
+});
+
+/**
+ * graphql-shield over the subgraph (see the kernel's applyOwnershipRules). The gateway enforces
+ * @authenticated and @policy; the role rules repeat them here so that a request reaching the subgraph some
+ * other way with a valid internal token still cannot edit the catalogue or review.
+ */
+export const certificationPermissions = {
+  Query: {
+    certificationRequest: canSeeRequestById,
+    reviewQueue: role('AUDITOR'),
+  },
+  Mutation: {
+    createProgramme: role('ADMIN'),
+    updateProgramme: role('ADMIN'),
+    publishProgramme: role('ADMIN'),
+    archiveProgramme: role('ADMIN'),
+    reviewCertificationRequest: role('AUDITOR'),
+  },
+  CertificationRequest: canSeeThisRequest,
+};

@@ -1,0 +1,107 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  applyOwnershipRules,
+  loadSubgraphTypeDefs,
+  openDatabase,
+  resolveInternalAuthSecret,
+  startOutboxRelay,
+  startSubgraph,
+  type EventTransport,
+  type Logger,
+  type RunningService,
+} from '@symbeon/kernel';
+import { createContext, type CertificationModules } from './context.js';
+import * as schema from './db/schema.js';
+import type { CertificationEnv } from './env.js';
+import { consumeUserEvents } from './modules/known-users/known-users-consumer.js';
+import { createKnownUsersStorage } from './modules/known-users/known-users-storage.js';
+import { createProgrammesManager } from './modules/programmes/programmes-manager.js';
+import { programmesResolvers } from './modules/programmes/programmes-resolvers.js';
+import { createProgrammesStorage } from './modules/programmes/programmes-storage.js';
+import { createRequestsManager } from './modules/requests/requests-manager.js';
+import { requestsResolvers } from './modules/requests/requests-resolvers.js';
+import { createRequestsStorage } from './modules/requests/requests-storage.js';
+import { JSONScalar } from './modules/shared/json-scalar.js';
+import { certificationPermissions } from './permissions.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const certificationMigrations = path.resolve(here, '../drizzle');
+
+export interface CertificationDeps {
+  env: CertificationEnv;
+  logger: Logger;
+  transport: EventTransport;
+}
+
+export interface CertificationService extends RunningService {
+  modules: CertificationModules;
+  /** Resolves once certification knows these identity users (events are asynchronous). */
+  waitForUsers(userIds: readonly string[], timeoutMs?: number): Promise<void>;
+}
+
+/** Builds the managers over one database: what the service, the seed and the tests share. */
+export function createCertificationModules(
+  db: Parameters<typeof createProgrammesStorage>[0],
+  logger: Logger,
+): CertificationModules {
+  const storage = { programmes: createProgrammesStorage(db), requests: createRequestsStorage(db) };
+  return {
+    logger,
+    storage,
+    programmes: createProgrammesManager(storage.programmes, createKnownUsersStorage(db)),
+    requests: createRequestsManager(storage.requests, storage.programmes),
+  };
+}
+
+export async function startCertification(deps: CertificationDeps): Promise<CertificationService> {
+  const { env, logger } = deps;
+  const database = await openDatabase({
+    schemaName: 'certification',
+    migrationsFolder: certificationMigrations,
+    schema,
+    databaseUrl: env.CERTIFICATION_DATABASE_URL ?? env.DATABASE_URL,
+    dataDir: env.DATA_DIR,
+  });
+  const modules = createCertificationModules(database.db, logger);
+  const knownUsers = createKnownUsersStorage(database.db);
+  const relay = startOutboxRelay({
+    db: database.db,
+    tables: { outbox: schema.outbox, processedEvents: schema.processedEvents },
+    transport: deps.transport,
+    logger,
+    listen: database.listen,
+  });
+  const userEvents = await consumeUserEvents(database.db, deps.transport);
+
+  const service = await startSubgraph({
+    name: 'certification',
+    typeDefs: loadSubgraphTypeDefs(here),
+    transformSchema: (built) => applyOwnershipRules(built, certificationPermissions),
+    resolvers: [{ JSON: JSONScalar }, programmesResolvers, requestsResolvers],
+    port: env.CERTIFICATION_PORT,
+    host: env.CERTIFICATION_HOST,
+    logger,
+    ready: () => database.ping(),
+    internalAuthSecret: resolveInternalAuthSecret(env),
+    context: async ({ identity, principal }) => createContext(modules, identity.requestId, principal),
+    onStop: async () => {
+      await userEvents.close();
+      await relay.close();
+      await database.close();
+    },
+  });
+
+  async function waitForUsers(userIds: readonly string[], timeoutMs = 30_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const known = await knownUsers.findExisting(userIds);
+      if (userIds.every((id) => known.has(id))) return;
+      if (Date.now() > deadline)
+        throw new Error(`certification did not learn of users ${userIds.join(', ')} in time`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  return Object.assign(service, { modules, waitForUsers });
+}
