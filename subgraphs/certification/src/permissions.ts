@@ -11,6 +11,9 @@ const role = (name: string) =>
   rule(`role-${name}`, { cache: 'contextual' })((_: unknown, __: unknown, context: Context) =>
     hasRole(context.principal, name),
   );
+// One instance per rule name: graphql-shield refuses two rules with the same name.
+const isAdministrator = role('ADMIN');
+const isAuditor = role('AUDITOR');
 
 async function visible(request: RequestRow, context: Context): Promise<boolean> {
   const auditorIds = await context.loaders.auditorIdsByProgramme.load(request.programmeId);
@@ -44,14 +47,14 @@ const canSeeRequestById = rule('can-see-request-by-id', { cache: 'strict' })(asy
 export const certificationPermissions = {
   Query: {
     certificationRequest: canSeeRequestById,
-    reviewQueue: role('AUDITOR'),
+    reviewQueue: isAuditor,
   },
   Mutation: {
-    createProgramme: role('ADMIN'),
-    updateProgramme: role('ADMIN'),
-    publishProgramme: role('ADMIN'),
-    archiveProgramme: role('ADMIN'),
-    reviewCertificationRequest: role('AUDITOR'),
+    createProgramme: isAdministrator,
+    updateProgramme: isAdministrator,
+    publishProgramme: isAdministrator,
+    archiveProgramme: isAdministrator,
+    reviewCertificationRequest: isAuditor,
   },
   CertificationRequest: canSeeThisRequest,
 };
