@@ -13,7 +13,7 @@ try {
   }
   throw error;
 }
-const { gateway, identity, learning, chain } = stack;
+const { gateway, identity, learning, chain, certification } = stack;
 const seconds = ((Date.now() - began) / 1000).toFixed(1);
 process.stdout.write(
   [
@@ -25,6 +25,7 @@ process.stdout.write(
     `  identity subgraph             ${identity.url}/graphql`,
     `  learning subgraph             ${learning.url}/graphql`,
     `  chain subgraph                ${chain.url}/graphql`,
+    `  certification subgraph        ${certification.url}/graphql`,
     `  chain node (JSON-RPC)         ${stack.rpcUrl}`,
     '  Press Ctrl-C to stop.',
     '',

@@ -1,5 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import {
+  parseCertificationEnv,
+  seedCertificationDemo,
+  startCertification,
+  type CertificationService,
+} from '@symbeon/certification';
 import { parseChainEnv, startChain, type ChainService } from '@symbeon/chain';
 import { parseGatewayEnv, startGateway, type Gateway } from '@symbeon/gateway';
 import { parseIdentityEnv, startIdentity, seedIdentityDemo, type IdentityService } from '@symbeon/identity';
@@ -30,6 +36,7 @@ export interface Stack {
   identity: IdentityService;
   learning: LearningService;
   chain: ChainService;
+  certification: CertificationService;
   /** The chain node's JSON-RPC URL (the anvil the stack started, or CHAIN_RPC_URL). */
   rpcUrl: string;
   transport: EventTransport;
@@ -54,9 +61,18 @@ export function parseStackEnv(source: Record<string, string | undefined> = proce
   const learning = attempt('learning', () => parseLearningEnv(source));
   const gateway = attempt('gateway', () => parseGatewayEnv(source));
   const chain = attempt('chain', () => parseChainEnv(source));
-  if (problems.length > 0 || !stack || !identity || !learning || !gateway || !chain)
+  const certification = attempt('certification', () => parseCertificationEnv(source));
+  if (problems.length > 0 || !stack || !identity || !learning || !gateway || !chain || !certification)
     throw new EnvError(problems);
-  return { stack, identity, learning, gateway, chain, chainNodeGiven: Boolean(source.CHAIN_RPC_URL) };
+  return {
+    stack,
+    identity,
+    learning,
+    gateway,
+    chain,
+    certification,
+    chainNodeGiven: Boolean(source.CHAIN_RPC_URL),
+  };
 }
 
 /**
@@ -111,6 +127,13 @@ export async function startStack(source: Record<string, string | undefined> = pr
       ),
       track(startLearning({ env: env.learning, logger: createLogger('learning', { level }), transport })),
       track(
+        startCertification({
+          env: env.certification,
+          logger: createLogger('certification', { level }),
+          transport,
+        }),
+      ),
+      track(
         deployed.then(() =>
           startChain({
             env: { ...env.chain, CHAIN_RPC_URL: node.rpcUrl },
@@ -122,20 +145,26 @@ export async function startStack(source: Record<string, string | undefined> = pr
     ] as const);
     const failed = settled.find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
-    const [identity, learning, chain] = settled.map(
+    const [identity, learning, certification, chain] = settled.map(
       (result) => (result as PromiseFulfilledResult<unknown>).value,
     ) as [
       Awaited<ReturnType<typeof startIdentity>>,
       Awaited<ReturnType<typeof startLearning>>,
+      Awaited<ReturnType<typeof startCertification>>,
       Awaited<ReturnType<typeof startChain>>,
     ];
 
     const seed = async () => {
       if (!(env.stack.SEED_DEMO_DATA ?? profile === 'embedded')) return;
       const users = await seedIdentityDemo(identity.wallets, identity.roles);
-      await learning.waitForUsers(users.map((user) => user.id));
+      const userIds = users.map((user) => user.id);
+      await Promise.all([learning.waitForUsers(userIds), certification.waitForUsers(userIds)]);
       const byHandle = Object.fromEntries(users.map((user) => [user.handle, user.id]));
-      await seedLearningDemo(learning.modules, { ada: byHandle.ada!, grace: byHandle.grace! });
+      await Promise.all([
+        seedLearningDemo(learning.modules, { ada: byHandle.ada!, grace: byHandle.grace! }),
+        // alan (anvil's dev account 2) holds the AUDITOR role; symbeon (account 0) is the administrator.
+        seedCertificationDemo(certification.modules, { admin: byHandle.symbeon!, auditor: byHandle.alan! }),
+      ]);
     };
     // The gateway starts while the demo data is written; the stack is ready when both are.
     const ending = await Promise.allSettled([
@@ -149,6 +178,7 @@ export async function startStack(source: Record<string, string | undefined> = pr
               identity: `${identity.url}/graphql`,
               learning: `${learning.url}/graphql`,
               chain: `${chain.url}/graphql`,
+              certification: `${certification.url}/graphql`,
               ...env.gateway.subgraphUrls,
             },
           },
@@ -160,7 +190,17 @@ export async function startStack(source: Record<string, string | undefined> = pr
     const endFailure = ending.find((result) => result.status === 'rejected');
     if (endFailure) throw endFailure.reason;
     const gateway = (ending[1] as PromiseFulfilledResult<Awaited<ReturnType<typeof startGateway>>>).value;
-    return { gateway, identity, learning, chain, rpcUrl: node.rpcUrl, transport, profile, stop: stopAll };
+    return {
+      gateway,
+      identity,
+      learning,
+      chain,
+      certification,
+      rpcUrl: node.rpcUrl,
+      transport,
+      profile,
+      stop: stopAll,
+    };
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;

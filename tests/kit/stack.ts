@@ -12,7 +12,7 @@ export interface TestStack {
   url: string;
   graphql: GraphQLRequest;
   /** Subgraph origins, e.g. http://127.0.0.1:41235 (GraphQL at /graphql). */
-  subgraphUrls: { identity: string; learning: string; chain: string };
+  subgraphUrls: { identity: string; learning: string; chain: string; certification: string };
   /** The chain node's JSON-RPC URL (the anvil the stack started). */
   rpcUrl: string;
   process: RunningProcess;
@@ -65,11 +65,17 @@ async function launch(env: Record<string, string>) {
     const [, identity] = await proc.waitFor(/identity subgraph\s+(http:\/\/\S+?)\/graphql/);
     const [, learning] = await proc.waitFor(/learning subgraph\s+(http:\/\/\S+?)\/graphql/);
     const [, chain] = await proc.waitFor(/chain subgraph\s+(http:\/\/\S+?)\/graphql/);
+    const [, certification] = await proc.waitFor(/certification subgraph\s+(http:\/\/\S+?)\/graphql/);
     const [, rpcUrl] = await proc.waitFor(/chain node \(JSON-RPC\)\s+(http:\/\/\S+)/);
     return {
       proc,
       url: url!,
-      subgraphUrls: { identity: identity!, learning: learning!, chain: chain! },
+      subgraphUrls: {
+        identity: identity!,
+        learning: learning!,
+        chain: chain!,
+        certification: certification!,
+      },
       rpcUrl: rpcUrl!,
     };
   } catch (error) {
@@ -92,6 +98,7 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
     IDENTITY_PORT: '0',
     LEARNING_PORT: '0',
     CHAIN_PORT: '0',
+    CERTIFICATION_PORT: '0',
     ANVIL_PORT: '0',
     SEED_DEMO_DATA: 'true',
     // Every test talks from 127.0.0.1: budgets large enough that only tests/e2e/rate-limits meets them.
