@@ -19,6 +19,7 @@ COPY gateway/package.json gateway/
 COPY subgraphs/identity/package.json subgraphs/identity/
 COPY subgraphs/learning/package.json subgraphs/learning/
 COPY subgraphs/chain/package.json subgraphs/chain/
+COPY subgraphs/certification/package.json subgraphs/certification/
 COPY contracts/package.json contracts/
 COPY stack/package.json stack/
 COPY tests/package.json tests/
@@ -44,9 +45,9 @@ COPY . .
 RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 
-# gateway (PORT), identity (IDENTITY_PORT), chain (CHAIN_PORT), learning (LEARNING_PORT); each service
-# listens on one of them.
-EXPOSE 8000 8003 8004 8007
+# gateway (PORT), identity (IDENTITY_PORT), chain (CHAIN_PORT), certification (CERTIFICATION_PORT),
+# learning (LEARNING_PORT); each service listens on one of them.
+EXPOSE 8000 8003 8004 8005 8007
 
 # Last, so that the layers above are shared by every service's image.
 ARG SERVICE=gateway

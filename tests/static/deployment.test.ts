@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { certificationEnvShape } from '@symbeon/certification';
 import { chainEnvShape, parseChainEnv } from '@symbeon/chain';
 import { gatewayEnvShape, parseGatewayEnv } from '@symbeon/gateway';
 import { identityEnvShape } from '@symbeon/identity';
@@ -51,6 +52,13 @@ const appServices: Record<string, AppService> = {
     variables: Object.keys(chainEnvShape),
     portVariable: 'CHAIN_PORT',
     hostVariable: 'CHAIN_HOST',
+    subgraph: true,
+  },
+  certification: {
+    parse: (env) => parseEnv(certificationEnvShape, env),
+    variables: Object.keys(certificationEnvShape),
+    portVariable: 'CERTIFICATION_PORT',
+    hostVariable: 'CERTIFICATION_HOST',
     subgraph: true,
   },
   gateway: {
