@@ -378,8 +378,12 @@ async function startStandaloneGateway(urls: StackUrls, authEnv: Record<string, s
     INTROSPECTION: 'true',
     DATABASE_URL: '',
     REDIS_URL: '',
-    SUBGRAPH_URL_IDENTITY: `${urls.identity}/graphql`,
-    SUBGRAPH_URL_LEARNING: `${urls.learning}/graphql`,
+    ...Object.fromEntries(
+      Object.entries(urls.subgraphs).map(([name, url]) => [
+        `SUBGRAPH_URL_${name.toUpperCase()}`,
+        `${url}/graphql`,
+      ]),
+    ),
   });
   cleanup.add('stop standalone gateway', async () => {
     const before = gateway.output().length;
@@ -437,6 +441,7 @@ async function runGatewayBenchmark(argv: string[]): Promise<void> {
       embeddedStackEnv(dataDir, {
         ...authEnv,
         SECRETS_KEY: secrets.SECRETS_KEY,
+        CHAIN_SIGNER_KEY: secrets.CHAIN_SIGNER_KEY,
         LOG_LEVEL: 'warn',
         NODE_ENV: 'production',
       }),
@@ -462,8 +467,9 @@ async function runGatewayBenchmark(argv: string[]): Promise<void> {
     const plain = await startPlainGateway(
       withoutSecurityPurpose(
         withRoutingUrls(readFileSync(supergraphPath, 'utf8'), {
-          identity: `${urls.identity}/graphql`,
-          learning: `${urls.learning}/graphql`,
+          ...Object.fromEntries(
+            Object.entries(urls.subgraphs).map(([name, url]) => [name, `${url}/graphql`]),
+          ),
         }),
       ),
       internalTokens.current,

@@ -2,15 +2,23 @@ import { randomBytes } from 'node:crypto';
 import { Wallet } from 'ethers';
 import { SiweMessage } from 'siwe';
 import { ANONYMOUS, INTERNAL_TOKEN_HEADER, signInternalToken } from '@symbeon/kernel';
+import { anvilDevAccounts } from '@symbeon/kernel/anvil';
 
 /**
  * Secrets every process of one bench run shares: INTERNAL_AUTH_SECRET (gateway → subgraph tokens) and, as
- * NODE_ENV=production requires it of the identity subgraph, SECRETS_KEY. Fresh per run, never written down.
+ * NODE_ENV=production requires them, SECRETS_KEY (identity) and CHAIN_SIGNER_KEY (chain). Fresh per run (the
+ * signer is anvil's public dev key), never written down.
  */
-export function benchSecrets(): { INTERNAL_AUTH_SECRET: string; SECRETS_KEY: string } {
+export function benchSecrets(): {
+  INTERNAL_AUTH_SECRET: string;
+  SECRETS_KEY: string;
+  CHAIN_SIGNER_KEY: string;
+} {
   return {
     INTERNAL_AUTH_SECRET: randomBytes(48).toString('base64url'),
     SECRETS_KEY: `k1:${randomBytes(32).toString('base64')}`,
+    // The local anvil's first dev account (public test key), which the stack makes the issuer.
+    CHAIN_SIGNER_KEY: anvilDevAccounts[0].privateKey,
   };
 }
 

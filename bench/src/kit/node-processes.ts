@@ -20,6 +20,8 @@ export interface StackUrls {
   gateway: string;
   identity: string;
   learning: string;
+  /** Every subgraph the banner lists (identity, learning, chain...), name → origin. */
+  subgraphs: Record<string, string>;
 }
 
 export interface NodeProcess {
@@ -50,6 +52,9 @@ export function embeddedStackEnv(
     PORT: '0',
     IDENTITY_PORT: '0',
     LEARNING_PORT: '0',
+    CHAIN_PORT: '0',
+    CERTIFICATION_PORT: '0',
+    ANVIL_PORT: '0',
     DATABASE_URL: '',
     REDIS_URL: '',
     INTROSPECTION: 'true',
@@ -71,7 +76,13 @@ export function startStackProcess(env: Record<string, string | undefined>): Stac
       const [, gateway] = await stack.waitFor(GATEWAY_LINE, timeoutMs);
       const [, identity] = await stack.waitFor(IDENTITY_LINE, 5_000);
       const [, learning] = await stack.waitFor(LEARNING_LINE, 5_000);
-      return { gateway: gateway!, identity: identity!, learning: learning! };
+      const subgraphs = Object.fromEntries(
+        [...stack.output().matchAll(/(\w+) subgraph\s+(http:\/\/\S+?)\/graphql/g)].map(([, name, url]) => [
+          name!,
+          url!,
+        ]),
+      );
+      return { gateway: gateway!, identity: identity!, learning: learning!, subgraphs };
     },
   };
 }
@@ -81,11 +92,15 @@ export function startNodeProcess(entry: string, env: Record<string, string | und
   const merged: Record<string, string | undefined> = { ...process.env, ...env };
   for (const [key, value] of Object.entries(merged)) if (value === undefined) delete merged[key];
   const spawnedAt = process.hrtime.bigint();
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', entry], {
-    cwd: repositoryRoot,
-    env: merged,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', entry],
+    {
+      cwd: repositoryRoot,
+      env: merged,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   if (child.pid === undefined) throw new Error(`could not spawn ${process.execPath} ${entry}`);
   const pid = child.pid;
 
