@@ -35,7 +35,7 @@ export const chainEnvShape = {
   CHAIN_GAS_LIMIT_CAP: positiveInt(1_000_000),
   /** Upper bound of maxFeePerGas, in gwei (decimals allowed). */
   CHAIN_MAX_FEE_GWEI: z.coerce.number().positive().default(500),
-  /** A transaction not mined after this many seconds is replaced (same nonce, fees +12.5 % at least). */
+  /** Replace a transaction not mined after this many seconds (same nonce, fees +15 %, ≤ CHAIN_MAX_FEE_GWEI). */
   CHAIN_REPLACE_AFTER_SECONDS: positiveInt(120),
   /** Run the event indexer in this process (replicas may leave it to one of them). */
   CHAIN_INDEXER: envField.bool(true),

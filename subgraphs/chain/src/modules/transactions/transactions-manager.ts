@@ -34,9 +34,15 @@ export interface TransactionsManagerOptions {
 
 const GWEI = 1_000_000_000n;
 const UINT256_MAX = (1n << 256n) - 1n;
-/** Replacements must pay at least 12.5 % more (geth and anvil refuse less as "underpriced"). */
-const BUMP_NUMERATOR = 1150n;
-const BUMP_DENOMINATOR = 1000n;
+/** A replacement raises both fees by 15 %, or less when CHAIN_MAX_FEE_GWEI leaves less room... */
+const BUMP_PER_MILLE = 150n;
+/**
+ * ...but never by less than 12.5 %: nodes refuse a replacement that pays too little more as "underpriced"
+ * (geth below 10 % on either fee by default, anvil when maxFeePerGas is not higher); this keeps a margin.
+ */
+const MIN_BUMP_PER_MILLE = 125n;
+/** value × (1 + perMille / 1000), rounded up. */
+const raise = (value: bigint, perMille: bigint) => (value * (1000n + perMille) + 999n) / 1000n;
 
 const idempotencyKey = z.string().trim().min(1, 'is required').max(200, 'is at most 200 characters');
 const address = z
@@ -142,6 +148,8 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
     (async (raw: string) => {
       await provider.broadcastTransaction(raw);
     });
+  /** Transactions whose replacement CHAIN_MAX_FEE_GWEI forbids: warned about once per process. */
+  const cappedWarned = new Set<string>();
   let reconciled: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
@@ -241,7 +249,12 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // Known or already mined: the receipt loop settles it. Anything else: retried on the next tick.
-      if (!/already known|known transaction|nonce too low|nonce has already been used/i.test(message)) {
+      // (geth says "already known", anvil "transaction already imported".)
+      if (
+        !/already known|already imported|known transaction|nonce too low|nonce has already been used/i.test(
+          message,
+        )
+      ) {
         logger.warn({ transactionId: row.id, hash: row.hash, err: message }, 'broadcast failed; will retry');
         return;
       }
@@ -284,14 +297,25 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
   }
 
   /**
+   * FAILED with no nonce: refused before anything was signed or sent (the call would revert, gas above the
+   * cap). Nothing about it happened on chain, so the same key may try again once the cause is gone. A
+   * transaction that was sent keeps its outcome (FAILED on chain, MINED, REPLACED) for good.
+   */
+  const refusedBeforeSending = (row: TransactionRow) => row.status === 'FAILED' && row.nonce === null;
+
+  /**
    * Sends a contract call once per idempotency key. Bad input throws a DomainError and sends nothing; a
-   * call that would revert is recorded as FAILED with the decoded error and sends nothing either.
+   * call that would revert is recorded as FAILED with the decoded error and sends nothing either — and the
+   * same command under the same key is evaluated again (same row) until it is sent.
    */
   async function submit(command: ChainCommand): Promise<TransactionRow> {
     const { to, data, stored } = encode(command);
     const key = command.idempotencyKey.trim();
     const existing = await storage.findByKey(key);
-    if (existing) return sameCommand(existing, command.kind, stored);
+    if (existing) {
+      sameCommand(existing, command.kind, stored);
+      if (!refusedBeforeSending(existing)) return existing;
+    }
     await ensureReconciled();
 
     let refusal: string | undefined;
@@ -323,9 +347,13 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
     let signed: { raw: string; hash: string } | undefined;
     const { row, created } = await storage.underSignerLock(chainId, from, async (tx, nonce) => {
       const again = await storage.findByKeyIn(tx, key);
-      if (again) return { existing: again };
+      if (again && !refusedBeforeSending(again)) return { existing: again };
+      const retryOf = again ? sameCommand(again, command.kind, stored).id : undefined;
       if (refusal || !gasLimit || !fees) {
-        return { insert: { ...base, status: 'FAILED' as const, error: refusal ?? 'not sent', nonce: null } };
+        return {
+          insert: { ...base, status: 'FAILED' as const, error: refusal ?? 'not sent', nonce: null },
+          retryOf,
+        };
       }
       // Signed locally while the nonce is held; persisted (raw + hash) before anything is broadcast.
       const draft = { ...base, gasLimit: Number(gasLimit) } as TransactionRow;
@@ -347,6 +375,7 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
           maxFeePerGas: fees.maxFeePerGas.toString(),
           maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
         },
+        retryOf,
       };
     });
     if (!created) return sameCommand(row, command.kind, stored);
@@ -393,34 +422,48 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
     if (row.status === 'SUBMITTED' && age > options.replaceAfterSeconds * 1000) await replace(row);
   }
 
-  /** Re-sends a stuck transaction with the same nonce and fees at least 12.5 % higher. */
+  /**
+   * Re-sends a stuck transaction with the same nonce and both fees 15 % higher (or the market's, if higher),
+   * at most CHAIN_MAX_FEE_GWEI; when the cap leaves less than the 12.5 % nodes require, nothing is sent.
+   */
   async function replace(row: TransactionRow): Promise<void> {
     const previous = {
       maxFee: BigInt(row.maxFeePerGas ?? '0'),
       priority: BigInt(row.maxPriorityFeePerGas ?? '0'),
     };
     const market = await currentFees();
-    const bump = (value: bigint) => (value * BUMP_NUMERATOR + BUMP_DENOMINATOR - 1n) / BUMP_DENOMINATOR + 1n;
-    let maxFee = bump(previous.maxFee);
-    let priority = bump(previous.priority);
+    let maxFee = raise(previous.maxFee, BUMP_PER_MILLE);
+    let priority = raise(previous.priority, BUMP_PER_MILLE);
     if (market.maxFeePerGas > maxFee) maxFee = market.maxFeePerGas;
     if (market.maxPriorityFeePerGas > priority) priority = market.maxPriorityFeePerGas;
-    if (maxFee > maxFeeCap) {
-      logger.warn(
-        { transactionId: row.id, nonce: row.nonce },
-        'stuck transaction: fees already at CHAIN_MAX_FEE_GWEI',
-      );
+    if (maxFee > maxFeeCap) maxFee = maxFeeCap;
+    if (priority > maxFee) priority = maxFee;
+    if (
+      maxFee < raise(previous.maxFee, MIN_BUMP_PER_MILLE) ||
+      priority < raise(previous.priority, MIN_BUMP_PER_MILLE)
+    ) {
+      if (!cappedWarned.has(row.id)) {
+        cappedWarned.add(row.id);
+        logger.warn(
+          { transactionId: row.id, nonce: row.nonce, maxFeePerGas: row.maxFeePerGas },
+          'stuck transaction not replaced: CHAIN_MAX_FEE_GWEI leaves no room for a 12.5 % fee bump',
+        );
+      }
       return;
     }
-    if (priority > maxFee) priority = maxFee;
     const signed = await sign(row, row.nonce!, { maxFeePerGas: maxFee, maxPriorityFeePerGas: priority });
-    await storage.addAttempt({
-      hash: signed.hash,
-      transactionId: row.id,
-      rawTransaction: signed.raw,
-      maxFeePerGas: maxFee.toString(),
-      maxPriorityFeePerGas: priority.toString(),
-    });
+    const recorded = await storage.addAttempt(
+      {
+        hash: signed.hash,
+        transactionId: row.id,
+        rawTransaction: signed.raw,
+        maxFeePerGas: maxFee.toString(),
+        maxPriorityFeePerGas: priority.toString(),
+      },
+      row.hash!,
+    );
+    // Another replica replaced (or settled) this attempt first: its version is the one to keep.
+    if (!recorded) return;
     logger.info(
       { transactionId: row.id, nonce: row.nonce, hash: signed.hash },
       'replaced a stuck transaction',

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { and, asc, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '@symbeon/kernel';
 import * as schema from '../../db/schema.js';
 
@@ -76,6 +76,8 @@ export function createTransactionsStorage(db: Db<typeof schema>) {
      * check and the insert of the signed transaction happen under it, so concurrent commands get distinct,
      * gap-free nonces and a retried key never sends twice. `body` returns the row to insert (or an existing
      * one); when the inserted row uses the nonce, the signer's next nonce advances in the same transaction.
+     * With `retryOf`, the row of a command refused before anything was sent (FAILED, no nonce) is rewritten
+     * in place instead: same id, same key, new outcome.
      */
     async underSignerLock(
       chainId: number,
@@ -85,7 +87,11 @@ export function createTransactionsStorage(db: Db<typeof schema>) {
         nextNonce: number,
       ) => Promise<
         | { existing: TransactionRow }
-        | { insert: NewTransaction; attempt?: Omit<AttemptRow, 'createdAt' | 'transactionId'> }
+        | {
+            insert: NewTransaction;
+            attempt?: Omit<AttemptRow, 'createdAt' | 'transactionId'>;
+            retryOf?: string;
+          }
       >,
     ): Promise<{ row: TransactionRow; created: boolean }> {
       return db.transaction(async (tx) => {
@@ -97,9 +103,24 @@ export function createTransactionsStorage(db: Db<typeof schema>) {
         if (!signer) throw new Error(`signer ${address} on chain ${chainId} is not reconciled yet`);
         const outcome = await body(tx, signer.nextNonce);
         if ('existing' in outcome) return { row: outcome.existing, created: false };
-        const [row] = await tx.insert(schema.transactions).values(outcome.insert).returning();
+        const [row] = outcome.retryOf
+          ? await tx
+              .update(schema.transactions)
+              .set({ error: null, ...outcome.insert, updatedAt: new Date() })
+              .where(
+                and(
+                  eq(schema.transactions.id, outcome.retryOf),
+                  eq(schema.transactions.status, 'FAILED'),
+                  isNull(schema.transactions.nonce),
+                ),
+              )
+              .returning()
+          : await tx.insert(schema.transactions).values(outcome.insert).returning();
+        // A refused row is written only here, under this lock (update() moves open rows only): the row
+        // `body` read cannot have changed since.
+        if (!row) throw new Error(`transaction ${outcome.retryOf} is no longer a refused command`);
         if (outcome.attempt) {
-          await tx.insert(schema.transactionAttempts).values({ ...outcome.attempt, transactionId: row!.id });
+          await tx.insert(schema.transactionAttempts).values({ ...outcome.attempt, transactionId: row.id });
         }
         if (outcome.insert.nonce !== null && outcome.insert.nonce !== undefined) {
           await tx
@@ -107,7 +128,7 @@ export function createTransactionsStorage(db: Db<typeof schema>) {
             .set({ nextNonce: outcome.insert.nonce + 1, updatedAt: new Date() })
             .where(and(eq(schema.signers.chainId, chainId), eq(schema.signers.address, address)));
         }
-        return { row: row!, created: true };
+        return { row, created: true };
       });
     },
 
@@ -142,11 +163,16 @@ export function createTransactionsStorage(db: Db<typeof schema>) {
         .orderBy(asc(schema.transactionAttempts.createdAt));
     },
 
-    /** A fee-bumped replacement (same nonce), persisted before it is broadcast. */
-    async addAttempt(attempt: Omit<AttemptRow, 'createdAt'>): Promise<void> {
-      await db.transaction(async (tx) => {
-        await tx.insert(schema.transactionAttempts).values(attempt);
-        await tx
+    /**
+     * A fee-bumped replacement (same nonce), persisted before it is broadcast. Compare-and-set on the latest
+     * attempt: it is recorded only if the transaction is still SUBMITTED with `expectedHash` as its latest
+     * hash, so when two replicas replace the same attempt at once exactly one of them wins (the other's
+     * UPDATE waits for the winner's commit, then matches no row). False: lost the race or already settled;
+     * nothing was written and nothing may be broadcast.
+     */
+    async addAttempt(attempt: Omit<AttemptRow, 'createdAt'>, expectedHash: string): Promise<boolean> {
+      return db.transaction(async (tx) => {
+        const updated = await tx
           .update(schema.transactions)
           .set({
             hash: attempt.hash,
@@ -156,7 +182,17 @@ export function createTransactionsStorage(db: Db<typeof schema>) {
             submittedAt: new Date(),
             updatedAt: new Date(),
           })
-          .where(eq(schema.transactions.id, attempt.transactionId));
+          .where(
+            and(
+              eq(schema.transactions.id, attempt.transactionId),
+              eq(schema.transactions.hash, expectedHash),
+              eq(schema.transactions.status, 'SUBMITTED'),
+            ),
+          )
+          .returning({ id: schema.transactions.id });
+        if (updated.length === 0) return false;
+        await tx.insert(schema.transactionAttempts).values(attempt);
+        return true;
       });
     },
 

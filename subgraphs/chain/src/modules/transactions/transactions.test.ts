@@ -108,6 +108,79 @@ describe('transaction manager', () => {
     expect(outcomes.find((row) => row.status === 'FAILED')!.error).toMatch(/^CertificateAlreadyRevoked\(/);
   });
 
+  it('lets a command refused before sending be retried under its key once the cause is gone', async () => {
+    const transactions = chain.service.modules.transactions;
+    const pending = () => chain.provider.getTransactionCount(transactions.signerAddress, 'pending');
+    const contentCid = await randomCid();
+    const command = { tokenId: tokenOf(contentCid), reason: 'retried', idempotencyKey: 'refused-revoke' };
+    const before = await pending();
+
+    // Not issued yet: the estimate reverts, nothing is signed or sent.
+    const refused = await transactions.revoke(command);
+    expect(refused).toMatchObject({ status: 'FAILED', nonce: null, hash: null });
+    expect(refused.error).toMatch(/^CertificateNotFound\(/);
+    // Still refused: evaluated again, same row, still nothing sent.
+    const stillRefused = await transactions.revoke(command);
+    expect(stillRefused).toMatchObject({ id: refused.id, status: 'FAILED', nonce: null });
+    expect(stillRefused.error).toMatch(/^CertificateNotFound\(/);
+    // The key stays bound to its command.
+    await expect(transactions.revoke({ ...command, reason: 'another' })).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
+    expect(await pending()).toBe(before);
+
+    const issued = await transactions.issue({ holder, contentCid, idempotencyKey: 'refused-revoke-issue' });
+    await transactions.waitSettled(issued.id);
+    // The cause is gone: concurrent retries of the key send it once, on the same row.
+    const retries = await Promise.all([transactions.revoke(command), transactions.revoke(command)]);
+    expect(retries.map((row) => row.id)).toEqual([refused.id, refused.id]);
+    const mined = await transactions.waitSettled(refused.id);
+    expect(mined).toMatchObject({
+      id: refused.id,
+      status: 'MINED',
+      error: null,
+      createdAt: refused.createdAt,
+    });
+    expect(mined.nonce).toBe(before + 1);
+    expect(await pending()).toBe(before + 2);
+    expect(await chain.service.modules.storage.transactions.attempts(refused.id)).toHaveLength(1);
+    // Sent once it was: the key now answers the mined transaction and sends nothing more.
+    expect(await transactions.revoke(command)).toMatchObject({ id: refused.id, status: 'MINED' });
+    expect(await pending()).toBe(before + 2);
+  });
+
+  it('keeps FAILED for a transaction that was sent and reverted on chain, whatever the retries', async () => {
+    const transactions = chain.service.modules.transactions;
+    const contentCid = await randomCid();
+    const issued = await transactions.issue({ holder, contentCid, idempotencyKey: 'reverted-issue' });
+    await transactions.waitSettled(issued.id);
+    // Two revokes both pass the estimate; the second one mined reverts.
+    const sent = await Promise.all(
+      ['reverted-a', 'reverted-b'].map((idempotencyKey) =>
+        transactions.revoke({ tokenId: tokenOf(contentCid), reason: 'race', idempotencyKey }),
+      ),
+    );
+    const outcomes = await Promise.all(sent.map((row) => transactions.waitSettled(row.id)));
+    const reverted = outcomes.find((row) => row.status === 'FAILED')!;
+    expect(reverted.nonce).not.toBeNull();
+    expect(reverted.minedHash).toMatch(/^0x[0-9a-f]{64}$/);
+
+    const before = await chain.provider.getTransactionCount(transactions.signerAddress, 'pending');
+    const retried = await transactions.revoke({
+      tokenId: tokenOf(contentCid),
+      reason: 'race',
+      idempotencyKey: reverted.idempotencyKey,
+    });
+    expect(retried).toMatchObject({
+      id: reverted.id,
+      status: 'FAILED',
+      nonce: reverted.nonce,
+      minedHash: reverted.minedHash,
+      error: reverted.error,
+    });
+    expect(await chain.provider.getTransactionCount(transactions.signerAddress, 'pending')).toBe(before);
+  });
+
   it('re-broadcasts a transaction persisted before a crash, with the same hash', async () => {
     // The process "dies" between persisting the signed transaction and broadcasting it.
     await chain.restart({
