@@ -156,4 +156,108 @@ export const knownUsers = certification.table('known_users', {
   learnedAt: at('learned_at').notNull().defaultNow(),
 });
 
+/**
+ * The documents attached to a request, one per evidence type of its programme: a new upload for the same
+ * key replaces the row (the old bytes stay in the content store under their CID). Written only by the
+ * evidence storage, and only while the request is DRAFT.
+ */
+export const requestEvidence = certification.table(
+  'request_evidence',
+  {
+    requestId: uuid('request_id')
+      .notNull()
+      .references(() => certificationRequests.id),
+    evidenceKey: text('evidence_key').notNull(),
+    fileName: text('file_name').notNull(),
+    cid: text('cid').notNull(),
+    // Hex SHA-256 of the whole file, as the content store computed it while storing the upload.
+    sha256: text('sha256').notNull(),
+    size: integer('size').notNull(),
+    mediaType: text('media_type').notNull(),
+    uploadedBy: uuid('uploaded_by').notNull(),
+    uploadedAt: at('uploaded_at').notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.requestId, table.evidenceKey] })],
+);
+
+/**
+ * Upload URLs handed out by createEvidenceUpload. Only the SHA-256 of the random token is kept (a database
+ * leak gives no usable URL); a token is spent by the first PUT that reaches the subgraph (usedAt).
+ */
+export const evidenceUploads = certification.table(
+  'evidence_uploads',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    purpose: text('purpose', { enum: ['evidence'] })
+      .notNull()
+      .default('evidence'),
+    requestId: uuid('request_id')
+      .notNull()
+      .references(() => certificationRequests.id),
+    requesterId: uuid('requester_id').notNull(),
+    evidenceKey: text('evidence_key').notNull(),
+    fileName: text('file_name').notNull(),
+    mediaType: text('media_type').notNull(),
+    // The size the client declared; the upload must be exactly this long.
+    size: integer('size').notNull(),
+    expiresAt: at('expires_at').notNull(),
+    usedAt: at('used_at'),
+    createdAt: at('created_at').notNull().defaultNow(),
+  },
+  (table) => [index('evidence_uploads_expires_idx').on(table.expiresAt)],
+);
+
+/** One automated-audit check as recorded while the audit runs and in its report. */
+export interface AuditCheckResult {
+  key: string;
+  label: string;
+  mandatory: boolean;
+  /** null: not evaluated automatically (left to the auditor, or not evaluable, see detail). */
+  passed: boolean | null;
+  detail: string;
+  evidence?: unknown;
+}
+
+/**
+ * The automated audit of a request (one per request: it runs once, after submission). Written only by the
+ * audit storage; runId names the job run that owns the row, so a stale run cannot overwrite a newer one.
+ */
+export const requestAudits = certification.table(
+  'request_audits',
+  {
+    requestId: uuid('request_id')
+      .primaryKey()
+      .references(() => certificationRequests.id),
+    status: text('status', { enum: ['QUEUED', 'RUNNING', 'PASSED', 'FAILED', 'ERROR'] })
+      .notNull()
+      .default('QUEUED'),
+    progress: integer('progress').notNull().default(0),
+    checks: jsonb('checks').$type<AuditCheckResult[]>().notNull().default([]),
+    runId: uuid('run_id'),
+    attempts: integer('attempts').notNull().default(0),
+    reportCid: text('report_cid'),
+    error: text('error'),
+    queuedAt: at('queued_at').notNull().defaultNow(),
+    startedAt: at('started_at'),
+    finishedAt: at('finished_at'),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (table) => [check('request_audits_progress', sql`${table.progress} between 0 and 100`)],
+);
+
+/**
+ * Courses each user completed, projected from learning's `learning.EnrollmentCompleted` events (never read
+ * from learning's tables): the audit's prerequisites check.
+ */
+export const completedCourses = certification.table(
+  'completed_courses',
+  {
+    userId: uuid('user_id').notNull(),
+    courseId: uuid('course_id').notNull(),
+    completedAt: at('completed_at').notNull(),
+    learnedAt: at('learned_at').notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.courseId] })],
+);
+
 export const { outbox, processedEvents } = eventTables(certification);
