@@ -260,4 +260,65 @@ export const completedCourses = certification.table(
   (table) => [primaryKey({ columns: [table.userId, table.courseId] })],
 );
 
+/**
+ * identity's wallets, projected from `identity.WalletLinked`: a certificate's holder is its requester's
+ * first linked wallet (proven by a SIWE signature in identity), never an address typed by someone.
+ */
+export const knownWallets = certification.table(
+  'known_wallets',
+  {
+    // EIP-55 checksummed.
+    address: text('address').primaryKey(),
+    userId: uuid('user_id').notNull(),
+    chainId: integer('chain_id').notNull(),
+    linkedAt: at('linked_at').notNull(),
+  },
+  (table) => [index('known_wallets_user_idx').on(table.userId, table.linkedAt)],
+);
+
+export const CERTIFICATE_STATES = ['ISSUING', 'VALID', 'REVOKED', 'EXPIRED'] as const;
+
+/**
+ * One certificate per request. Written by the issuance module: ISSUING when its documents are stored and
+ * the chain was asked to issue; VALID once the chain reported CertificateIssued for its token id; REVOKED on
+ * CertificateRevoked. Until the holder's wallet is known the documents are not built (null columns).
+ */
+export const certificates = certification.table(
+  'certificates',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    requestId: uuid('request_id')
+      .notNull()
+      .unique()
+      .references(() => certificationRequests.id),
+    programmeId: uuid('programme_id')
+      .notNull()
+      .references(() => programmes.id),
+    // identity's User id (the requester).
+    holderId: uuid('holder_id').notNull(),
+    // EIP-55; null until the holder's wallet is known.
+    holderAddress: text('holder_address'),
+    status: text('status', { enum: CERTIFICATE_STATES }).notNull().default('ISSUING'),
+    // uint256(sha-256 of the metadata document) as a decimal string; the chain's token id.
+    tokenId: text('token_id').unique(),
+    metadataCid: text('metadata_cid'),
+    credentialCid: text('credential_cid'),
+    imageCid: text('image_cid'),
+    // The facts written into the documents (issuedAt is the documents' date, not the block's).
+    issuedAt: at('issued_at'),
+    expiresAt: at('expires_at'),
+    // Bumped when the chain must be asked again under a new idempotency key (`<request id>:<attempt>`).
+    attempt: integer('attempt').notNull().default(1),
+    commandId: text('command_id'),
+    chainId: integer('chain_id'),
+    txHash: text('tx_hash'),
+    blockNumber: integer('block_number'),
+    revokedAt: at('revoked_at'),
+    revokedReason: text('revoked_reason'),
+    createdAt: at('created_at').notNull().defaultNow(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (table) => [index('certificates_holder_idx').on(table.holderId, table.status)],
+);
+
 export const { outbox, processedEvents } = eventTables(certification);
