@@ -35,7 +35,7 @@ describe('npm run compose', () => {
     expect(errors).toEqual([]);
     // schema/supergraph.graphql, schema/api.graphql, and each subgraph's schema.graphql.
     const subgraphs =
-      readFileSync(path.join(root, 'supergraph.yaml'), 'utf8').match(/^  [a-z][\w-]*:$/gm) ?? [];
+      readFileSync(path.join(root, 'supergraph.yaml'), 'utf8').match(/^ {2}[a-z][\w-]*:$/gm) ?? [];
     expect(subgraphs.length).toBeGreaterThanOrEqual(2);
     expect(files.size).toBe(2 + subgraphs.length);
     for (const [file, text] of files)
