@@ -1,20 +1,24 @@
 import type { Logger, Principal } from '@symbeon/kernel';
+import { createCertificateLoaders, type IssuanceStorage } from './modules/issuance/issuance-storage.js';
 import type { ProgrammesManager } from './modules/programmes/programmes-manager.js';
 import { createProgrammeLoaders, type ProgrammesStorage } from './modules/programmes/programmes-storage.js';
 import type { RequestsManager } from './modules/requests/requests-manager.js';
 import { createRequestLoaders, type RequestsStorage } from './modules/requests/requests-storage.js';
+import type { VerificationManager } from './modules/verification/verification-manager.js';
 
 export interface CertificationModules {
   logger: Logger;
-  storage: { programmes: ProgrammesStorage; requests: RequestsStorage };
+  storage: { programmes: ProgrammesStorage; requests: RequestsStorage; certificates: IssuanceStorage };
   programmes: ProgrammesManager;
   requests: RequestsManager;
+  verification: VerificationManager;
 }
 
 function createLoaders(storage: CertificationModules['storage']) {
   return {
     ...createProgrammeLoaders(storage.programmes),
     ...createRequestLoaders(storage.requests),
+    ...createCertificateLoaders(storage.certificates),
   };
 }
 

@@ -1,5 +1,6 @@
+import path from 'node:path';
 import { z } from 'zod';
-import { commonEnvShape, envField, parseEnv } from '@symbeon/kernel';
+import { commonEnvShape, contentStoreEnvShape, envField, parseEnv } from '@symbeon/kernel';
 
 /** Every variable the certification subgraph reads. The only reader of process.env for this service. */
 export const certificationEnvShape = {
@@ -10,10 +11,31 @@ export const certificationEnvShape = {
   CERTIFICATION_DATABASE_URL: commonEnvShape.DATABASE_URL,
   /** HMAC key of the gateway's internal tokens, the gateway's value; required in production. */
   INTERNAL_AUTH_SECRET: envField.internalAuthSecret(),
+  /** Kubo's RPC API for certificate metadata and evidence; unset: the embedded store in DATA_DIR/ipfs. */
+  IPFS_API_URL: contentStoreEnvShape.IPFS_API_URL,
+  /** The chain node verification reads (never signs). The chain subgraph's value. */
+  CHAIN_RPC_URL: z.url().default('http://127.0.0.1:8545'),
+  /** The contracts' deployment record, the chain subgraph's value. Default: <DATA_DIR>/chain/deployment.json. */
+  CHAIN_DEPLOYMENT_PATH: z.string().optional(),
+  /** Blocks a certificate's issuance must be buried under before verification calls it valid (≥ 1). */
+  CERTIFICATION_VERIFY_CONFIRMATIONS: z.coerce.number().int().min(1).max(1000).default(1),
+  /** The certificates' issuer named in their metadata and Verifiable Credentials. */
+  CERTIFICATION_ISSUER_NAME: z.string().trim().min(1).default('Symbeon'),
+  /** Public base URL of the web app: the credential's issuer id and the verification links. */
+  CERTIFICATION_PUBLIC_URL: z.url().default('http://localhost:8000'),
 };
 
 export type CertificationEnv = ReturnType<typeof parseCertificationEnv>;
 
 export function parseCertificationEnv(source: Record<string, string | undefined> = process.env) {
   return parseEnv(certificationEnvShape, source);
+}
+
+/** The deployment record, found the way the chain subgraph finds it, so both read the same file. */
+export function chainDeploymentPath(
+  env: Pick<CertificationEnv, 'CHAIN_DEPLOYMENT_PATH' | 'DATA_DIR'>,
+): string {
+  return env.CHAIN_DEPLOYMENT_PATH
+    ? path.resolve(process.env.INIT_CWD ?? process.cwd(), env.CHAIN_DEPLOYMENT_PATH)
+    : path.join(env.DATA_DIR, 'chain', 'deployment.json');
 }

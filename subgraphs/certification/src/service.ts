@@ -2,18 +2,24 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   applyOwnershipRules,
+  createContentStore,
   loadSubgraphTypeDefs,
   openDatabase,
   resolveInternalAuthSecret,
   startOutboxRelay,
   startSubgraph,
+  type ContentStore,
   type EventTransport,
   type Logger,
   type RunningService,
 } from '@symbeon/kernel';
 import { createContext, type CertificationModules } from './context.js';
 import * as schema from './db/schema.js';
-import type { CertificationEnv } from './env.js';
+import { chainDeploymentPath, type CertificationEnv } from './env.js';
+import { certificatesResolvers } from './modules/certificates/certificates-resolvers.js';
+import { consumeIssuanceEvents } from './modules/issuance/issuance-consumer.js';
+import { createIssuanceManager } from './modules/issuance/issuance-manager.js';
+import { createIssuanceStorage } from './modules/issuance/issuance-storage.js';
 import { consumeUserEvents } from './modules/known-users/known-users-consumer.js';
 import { createKnownUsersStorage } from './modules/known-users/known-users-storage.js';
 import { createProgrammesManager } from './modules/programmes/programmes-manager.js';
@@ -23,6 +29,9 @@ import { createRequestsManager } from './modules/requests/requests-manager.js';
 import { requestsResolvers } from './modules/requests/requests-resolvers.js';
 import { createRequestsStorage } from './modules/requests/requests-storage.js';
 import { JSONScalar } from './modules/shared/json-scalar.js';
+import { createChainReader, type ChainReader } from './modules/verification/chain-reader.js';
+import { createVerificationManager } from './modules/verification/verification-manager.js';
+import { verificationResolvers } from './modules/verification/verification-resolvers.js';
 import { certificationPermissions } from './permissions.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -32,6 +41,15 @@ export interface CertificationDeps {
   env: CertificationEnv;
   logger: Logger;
   transport: EventTransport;
+  /** Default: createContentStore(env) (Kubo when IPFS_API_URL is set, else DATA_DIR/ipfs). */
+  contentStore?: ContentStore;
+}
+
+/** What verification (and issuance) read besides the database: documents and the chain. */
+export interface CertificationReaders {
+  contents: ContentStore;
+  chain: ChainReader;
+  verifyConfirmations: number;
 }
 
 export interface CertificationService extends RunningService {
@@ -44,13 +62,29 @@ export interface CertificationService extends RunningService {
 export function createCertificationModules(
   db: Parameters<typeof createProgrammesStorage>[0],
   logger: Logger,
+  readers?: CertificationReaders,
 ): CertificationModules {
-  const storage = { programmes: createProgrammesStorage(db), requests: createRequestsStorage(db) };
+  const storage = {
+    programmes: createProgrammesStorage(db),
+    requests: createRequestsStorage(db),
+    certificates: createIssuanceStorage(db),
+  };
   return {
     logger,
     storage,
     programmes: createProgrammesManager(storage.programmes, createKnownUsersStorage(db)),
     requests: createRequestsManager(storage.requests, storage.programmes),
+    verification: readers
+      ? createVerificationManager({
+          certificates: storage.certificates,
+          contents: readers.contents,
+          chain: readers.chain,
+          confirmations: readers.verifyConfirmations,
+          logger,
+        })
+      : {
+          verify: () => Promise.reject(new Error('verification needs the content store and the chain')),
+        },
   };
 }
 
@@ -63,7 +97,19 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
     databaseUrl: env.CERTIFICATION_DATABASE_URL ?? env.DATABASE_URL,
     dataDir: env.DATA_DIR,
   });
-  const modules = createCertificationModules(database.db, logger);
+  const contents = deps.contentStore ?? (await createContentStore(env));
+  const chain = createChainReader({ rpcUrl: env.CHAIN_RPC_URL, deploymentPath: chainDeploymentPath(env) });
+  const modules = createCertificationModules(database.db, logger, {
+    contents,
+    chain,
+    verifyConfirmations: env.CERTIFICATION_VERIFY_CONFIRMATIONS,
+  });
+  const issuance = createIssuanceManager({
+    contents,
+    chainId: () => chain.deployment().chainId,
+    issuer: { name: env.CERTIFICATION_ISSUER_NAME, url: env.CERTIFICATION_PUBLIC_URL },
+    logger: logger.child({ module: 'issuance' }),
+  });
   const knownUsers = createKnownUsersStorage(database.db);
   const relay = startOutboxRelay({
     db: database.db,
@@ -73,12 +119,19 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
     listen: database.listen,
   });
   const userEvents = await consumeUserEvents(database.db, deps.transport);
+  const issuanceEvents = await consumeIssuanceEvents(database.db, deps.transport, issuance);
 
   const service = await startSubgraph({
     name: 'certification',
     typeDefs: loadSubgraphTypeDefs(here),
     transformSchema: (built) => applyOwnershipRules(built, certificationPermissions),
-    resolvers: [{ JSON: JSONScalar }, programmesResolvers, requestsResolvers],
+    resolvers: [
+      { JSON: JSONScalar },
+      programmesResolvers,
+      requestsResolvers,
+      certificatesResolvers,
+      verificationResolvers,
+    ],
     port: env.CERTIFICATION_PORT,
     host: env.CERTIFICATION_HOST,
     logger,
@@ -87,8 +140,12 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
     context: async ({ identity, principal }) => createContext(modules, identity.requestId, principal),
     onStop: async () => {
       await userEvents.close();
+      await issuanceEvents.close();
       await relay.close();
       await database.close();
+      chain.close();
+      // A store handed in belongs to the caller.
+      if (!deps.contentStore) await contents.close();
     },
   });
 

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import { eq, inArray } from 'drizzle-orm';
+import { recordEvent } from '@symbeon/kernel';
 import * as schema from '../../db/schema.js';
 import type { IdentityDb } from '../users/users-storage.js';
 
@@ -7,6 +8,18 @@ export type WalletRow = typeof schema.wallets.$inferSelect;
 
 /** Addresses are stored lower-case so one account is one row whatever its spelling. */
 const key = (address: string) => address.toLowerCase();
+
+/** Announced with each new link (certification learns its certificates' holders from it). */
+export const WalletLinked = 'identity.WalletLinked';
+export interface WalletLinkedPayload {
+  userId: string;
+  /** Lower-case, as stored. */
+  address: string;
+  chainId: number;
+  linkedAt: string;
+}
+
+const tables = { outbox: schema.outbox, processedEvents: schema.processedEvents };
 
 export function createWalletsStorage(db: IdentityDb) {
   return {
@@ -27,18 +40,29 @@ export function createWalletsStorage(db: IdentityDb) {
       address: string,
       chainId: number,
     ): Promise<WalletRow> {
-      const executor = within ?? db;
-      const [inserted] = await executor
-        .insert(schema.wallets)
-        .values({ address: key(address), userId, chainId, lastSignInAt: new Date() })
-        .onConflictDoNothing()
-        .returning();
-      if (inserted) return inserted;
-      const [existing] = await executor
-        .select()
-        .from(schema.wallets)
-        .where(eq(schema.wallets.address, key(address)));
-      return existing!;
+      const run = async (executor: IdentityDb) => {
+        const [inserted] = await executor
+          .insert(schema.wallets)
+          .values({ address: key(address), userId, chainId, lastSignInAt: new Date() })
+          .onConflictDoNothing()
+          .returning();
+        if (inserted) {
+          await recordEvent<WalletLinkedPayload>(executor, tables, WalletLinked, {
+            userId,
+            address: inserted.address,
+            chainId: inserted.chainId,
+            linkedAt: inserted.linkedAt.toISOString(),
+          });
+          return inserted;
+        }
+        const [existing] = await executor
+          .select()
+          .from(schema.wallets)
+          .where(eq(schema.wallets.address, key(address)));
+        return existing!;
+      };
+      // The link and its announcement commit together.
+      return within ? run(within) : db.transaction(run);
     },
     async touch(address: string): Promise<void> {
       await db

@@ -68,8 +68,11 @@ describe('Sign-In with Ethereum', () => {
     expect(found).toMatchObject({ created: false, user: { id: created.user.id } });
     const outbox = await database.db.select().from(schema.outbox);
     expect(
-      outbox.filter((row) => (row.payload as { userId?: string }).userId === created.user.id),
-    ).toHaveLength(1);
+      outbox
+        .filter((row) => (row.payload as { userId?: string }).userId === created.user.id)
+        .map((row) => row.type)
+        .sort(),
+    ).toEqual(['identity.UserCreated', 'identity.WalletLinked']);
   });
 
   const refusals: Array<

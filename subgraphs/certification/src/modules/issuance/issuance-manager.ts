@@ -1,0 +1,226 @@
+import { cidToDigest, digestToTokenId } from '@symbeon/contracts';
+import { DomainError, type ContentStore, type Logger } from '@symbeon/kernel';
+import { getAddress, isAddress } from 'ethers';
+import { createProgrammesStorage, type CertificationDb } from '../programmes/programmes-storage.js';
+import { createRequestsManager, INVALID_TRANSITION, systemActor } from '../requests/requests-manager.js';
+import { createRequestsStorage } from '../requests/requests-storage.js';
+import {
+  badgeSvg,
+  encodeJson,
+  erc721Metadata,
+  verifiableCredential,
+  type CertificateFacts,
+} from './issuance-documents.js';
+import { createIssuanceStorage, type CertificateRow } from './issuance-storage.js';
+
+export interface IssuanceOptions {
+  contents: ContentStore;
+  /** The chain the certificates are issued on (the deployment record's), for the holder's did:pkh. */
+  chainId: () => number;
+  issuer: { name: string; url: string };
+  logger: Logger;
+}
+
+/** The chain's report of a mint, as its indexer publishes it (`CertificateIssued`). */
+export interface CertificateIssuedReport {
+  chainId: number;
+  tokenId: string;
+  holder: string;
+  contentCid: string | null;
+  txHash: string;
+  blockNumber: number;
+}
+
+const DAY_MS = 86_400_000;
+/** Whole seconds: the chain keeps Unix seconds, the documents must say the same instant. */
+const wholeSeconds = (ms: number) => new Date(Math.floor(ms / 1000) * 1000);
+
+/**
+ * Issuance: the payment gate after approval, the certificate's documents on IPFS, the command asking the
+ * chain to issue, and ISSUED / REVOKED when the chain reports it. Every step takes the transaction of the
+ * event that caused it (consumeEvents), so the step, its outbox events and "event processed" commit
+ * together; a redelivered event is skipped by the consumer, a repeated step finds its work done.
+ */
+export function createIssuanceManager(options: IssuanceOptions) {
+  const { contents, logger } = options;
+
+  function within(tx: CertificationDb) {
+    const programmes = createProgrammesStorage(tx);
+    return {
+      programmes,
+      storage: createIssuanceStorage(tx),
+      requests: createRequestsManager(createRequestsStorage(tx), programmes),
+      requestRows: createRequestsStorage(tx),
+    };
+  }
+
+  /** A move the request may no longer make (cancelled meanwhile, moved by someone else): logged, skipped. */
+  async function transitionIfStill(
+    requests: ReturnType<typeof within>['requests'],
+    ...args: Parameters<ReturnType<typeof within>['requests']['transition']>
+  ) {
+    try {
+      return await requests.transition(...args);
+    } catch (error) {
+      if (error instanceof DomainError && [INVALID_TRANSITION, 'CONFLICT'].includes(error.code)) {
+        logger.warn({ requestId: args[0], to: args[1], reason: error.message }, 'transition skipped');
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  async function buildAndRequest(tx: CertificationDb, certificate: CertificateRow, holderAddress: string) {
+    const { programmes, storage } = within(tx);
+    const [programme] = await programmes.findByIds([certificate.programmeId]);
+    if (!programme) throw new Error(`Programme ${certificate.programmeId} is missing`);
+    const issuedAt = wholeSeconds(Date.now());
+    const facts: CertificateFacts = {
+      certificateId: certificate.id,
+      requestId: certificate.requestId,
+      programme,
+      holderAddress,
+      chainId: options.chainId(),
+      issuedAt,
+      expiresAt: new Date(issuedAt.getTime() + programme.validityDays * DAY_MS),
+      auditReportCid: await storage.auditReportCid(certificate.requestId),
+      issuer: options.issuer,
+    };
+    const image = await contents.add(new TextEncoder().encode(badgeSvg(facts)), {
+      mediaType: 'image/svg+xml',
+    });
+    const credential = await contents.add(encodeJson(verifiableCredential(facts)), {
+      mediaType: 'application/vc+json',
+    });
+    const metadata = await contents.add(
+      encodeJson(erc721Metadata(facts, { image: image.cid, credential: credential.cid })),
+      { mediaType: 'application/json' },
+    );
+    // One block (raw leaf): the CID's digest is the sha-256 of the bytes, the chain's content digest.
+    const tokenId = digestToTokenId(cidToDigest(metadata.cid)).toString();
+    const commandId = `${certificate.requestId}:${certificate.attempt}`;
+    const row = await storage.recordIssueCommand(
+      certificate.id,
+      {
+        holderAddress,
+        tokenId,
+        metadataCid: metadata.cid,
+        credentialCid: credential.cid,
+        imageCid: image.cid,
+        issuedAt: facts.issuedAt,
+        expiresAt: facts.expiresAt,
+        chainId: facts.chainId,
+      },
+      {
+        commandId,
+        kind: 'issue',
+        holder: holderAddress,
+        contentCid: metadata.cid,
+        expiresAt: facts.expiresAt.toISOString(),
+        requestId: certificate.requestId,
+        certificateId: certificate.id,
+      },
+    );
+    logger.info({ requestId: certificate.requestId, tokenId, metadataCid: metadata.cid }, 'issue requested');
+    return row;
+  }
+
+  return {
+    /** CertificationRequestApproved: free programmes go to ISSUING, priced ones wait for payment. */
+    async gate(tx: CertificationDb, requestId: string) {
+      const { requests, requestRows, programmes } = within(tx);
+      const [request] = await requestRows.findByIds([requestId]);
+      if (!request) throw new Error(`Request ${requestId} is missing`);
+      const [programme] = await programmes.findByIds([request.programmeId]);
+      const to = programme?.priceAmountMinor == null ? 'ISSUING' : 'AWAITING_PAYMENT';
+      return transitionIfStill(requests, requestId, to, { actor: systemActor('payment-gate') });
+    },
+
+    /**
+     * CertificationIssuanceRequested: creates the request's certificate and, once the holder's wallet is
+     * known, stores its documents and asks the chain to issue. Without a wallet it waits for WalletLinked.
+     */
+    async prepare(tx: CertificationDb, requestId: string): Promise<CertificateRow | undefined> {
+      const { storage, requestRows } = within(tx);
+      const [request] = await requestRows.findByIds([requestId]);
+      if (!request || request.status !== 'ISSUING') return undefined;
+      const certificate = await storage.insertPending({
+        requestId,
+        programmeId: request.programmeId,
+        holderId: request.requesterId,
+      });
+      if (certificate.tokenId) return certificate;
+      const wallet = await storage.firstWalletOf(request.requesterId);
+      if (!wallet) {
+        logger.warn({ requestId }, 'the requester has no wallet yet: issuance waits for one');
+        return certificate;
+      }
+      return buildAndRequest(tx, certificate, wallet);
+    },
+
+    /** identity.WalletLinked: remembers it, and resumes issuances that waited for a wallet. */
+    async walletLinked(
+      tx: CertificationDb,
+      wallet: { userId: string; address: string; chainId: number; linkedAt: string },
+    ) {
+      if (!isAddress(wallet.address))
+        throw new Error(`WalletLinked with a bad address for user ${wallet.userId}`);
+      const { storage } = within(tx);
+      const address = getAddress(wallet.address);
+      await storage.rememberWallet({
+        userId: wallet.userId,
+        address,
+        chainId: wallet.chainId,
+        linkedAt: new Date(wallet.linkedAt),
+      });
+      const holder = (await storage.firstWalletOf(wallet.userId)) ?? address;
+      for (const certificate of await storage.awaitingWallet(wallet.userId)) {
+        await buildAndRequest(tx, certificate, holder);
+      }
+    },
+
+    /** CertificateIssued from the chain: the certificate is VALID and its request ISSUED. */
+    async issued(tx: CertificationDb, report: CertificateIssuedReport) {
+      const { storage, requests } = within(tx);
+      const [certificate] = await storage.findByTokenIds([report.tokenId]);
+      // Tokens issued some other way (the chain's GraphQL mutation) are not ours to follow.
+      if (!certificate || certificate.status !== 'ISSUING') return undefined;
+      if (certificate.holderAddress && getAddress(report.holder) !== certificate.holderAddress) {
+        // Cannot happen through our command (the holder is in it); recorded loudly, never made VALID.
+        logger.error({ report, certificateId: certificate.id }, 'minted to another holder than requested');
+        return undefined;
+      }
+      const valid = await storage.changeState(certificate.id, 'ISSUING', {
+        status: 'VALID',
+        chainId: report.chainId,
+        txHash: report.txHash,
+        blockNumber: report.blockNumber,
+      });
+      await transitionIfStill(requests, certificate.requestId, 'ISSUED', {
+        actor: systemActor('chain-events'),
+        evidence: { tokenId: report.tokenId, txHash: report.txHash, blockNumber: report.blockNumber },
+      });
+      return valid;
+    },
+
+    /** CertificateRevoked from the chain: the certificate and its request are REVOKED. */
+    async revoked(tx: CertificationDb, report: { tokenId: string; reason: string; txHash: string }) {
+      const { storage, requests } = within(tx);
+      const [certificate] = await storage.findByTokenIds([report.tokenId]);
+      if (!certificate || certificate.status === 'REVOKED') return undefined;
+      const row = await storage.changeState(certificate.id, certificate.status, {
+        status: 'REVOKED',
+        revokedAt: new Date(),
+        revokedReason: report.reason || 'revoked on chain',
+      });
+      await transitionIfStill(requests, certificate.requestId, 'REVOKED', {
+        actor: systemActor('chain-events'),
+        reason: report.reason || 'revoked on chain',
+        evidence: { tokenId: report.tokenId, txHash: report.txHash },
+      });
+      return row;
+    },
+  };
+}
+
+export type IssuanceManager = ReturnType<typeof createIssuanceManager>;

@@ -1,0 +1,158 @@
+import DataLoader from 'dataloader';
+import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
+import { recordEvent } from '@symbeon/kernel';
+import * as schema from '../../db/schema.js';
+import type { CertificationDb } from '../programmes/programmes-storage.js';
+
+export type CertificateRow = typeof schema.certificates.$inferSelect;
+export type CertificateState = CertificateRow['status'];
+
+const tables = { outbox: schema.outbox, processedEvents: schema.processedEvents };
+const certificates = schema.certificates;
+
+/** The command the chain subgraph consumes (a contract between the two, not an import). */
+export const ChainCommandRequested = 'certification.ChainCommandRequested';
+export interface ChainCommandRequestedPayload {
+  /** The chain's idempotency key: `<request id>:<attempt>`. */
+  commandId: string;
+  kind: 'issue';
+  holder: string;
+  contentCid: string;
+  /** UTC ISO-8601. */
+  expiresAt: string;
+  requestId: string;
+  certificateId: string;
+}
+
+/**
+ * Certificates and the known-wallets projection. Built over the database or over a consumer's transaction:
+ * the issuance steps run inside the transaction that marks their event processed.
+ */
+export function createIssuanceStorage(db: CertificationDb) {
+  return {
+    async rememberWallet(wallet: typeof schema.knownWallets.$inferInsert): Promise<void> {
+      await db.insert(schema.knownWallets).values(wallet).onConflictDoNothing();
+    },
+
+    /** The user's first linked wallet: the holder of their certificates. */
+    async firstWalletOf(userId: string): Promise<string | undefined> {
+      const [row] = await db
+        .select({ address: schema.knownWallets.address })
+        .from(schema.knownWallets)
+        .where(eq(schema.knownWallets.userId, userId))
+        .orderBy(asc(schema.knownWallets.linkedAt), asc(schema.knownWallets.address))
+        .limit(1);
+      return row?.address;
+    },
+
+    /** The automated audit's report CID (the audit module writes request_audits; read only here). */
+    async auditReportCid(requestId: string): Promise<string | null> {
+      const [row] = await db
+        .select({ reportCid: schema.requestAudits.reportCid })
+        .from(schema.requestAudits)
+        .where(eq(schema.requestAudits.requestId, requestId));
+      return row?.reportCid ?? null;
+    },
+
+    /** The request's certificate row, created once (the unique request id decides, race-free). */
+    async insertPending(values: {
+      requestId: string;
+      programmeId: string;
+      holderId: string;
+    }): Promise<CertificateRow> {
+      await db.insert(certificates).values(values).onConflictDoNothing();
+      const [row] = await db.select().from(certificates).where(eq(certificates.requestId, values.requestId));
+      return row!;
+    },
+
+    /** Writes the built documents and records the chain command, in the caller's transaction. */
+    async recordIssueCommand(
+      id: string,
+      documents: Pick<
+        CertificateRow,
+        'holderAddress' | 'tokenId' | 'metadataCid' | 'credentialCid' | 'imageCid' | 'issuedAt' | 'expiresAt'
+      > & { chainId: number },
+      command: ChainCommandRequestedPayload,
+    ): Promise<CertificateRow | undefined> {
+      const [row] = await db
+        .update(certificates)
+        .set({ ...documents, commandId: command.commandId, updatedAt: new Date() })
+        .where(and(eq(certificates.id, id), eq(certificates.status, 'ISSUING'), isNull(certificates.tokenId)))
+        .returning();
+      if (!row) return undefined;
+      await recordEvent<ChainCommandRequestedPayload>(db, tables, ChainCommandRequested, command);
+      return row;
+    },
+
+    async awaitingWallet(holderId: string): Promise<CertificateRow[]> {
+      return db
+        .select()
+        .from(certificates)
+        .where(
+          and(
+            eq(certificates.holderId, holderId),
+            eq(certificates.status, 'ISSUING'),
+            isNull(certificates.holderAddress),
+          ),
+        );
+    },
+
+    /** Moves a certificate from one state to another (conditional: undefined when it was not in `from`). */
+    async changeState(
+      id: string,
+      from: CertificateState,
+      change: Partial<Omit<typeof certificates.$inferInsert, 'id' | 'requestId'>> & {
+        status: CertificateState;
+      },
+    ): Promise<CertificateRow | undefined> {
+      const [row] = await db
+        .update(certificates)
+        .set({ ...change, updatedAt: new Date() })
+        .where(and(eq(certificates.id, id), eq(certificates.status, from)))
+        .returning();
+      return row;
+    },
+
+    async findByIds(ids: readonly string[]): Promise<CertificateRow[]> {
+      if (ids.length === 0) return [];
+      return db
+        .select()
+        .from(certificates)
+        .where(inArray(certificates.id, [...ids]));
+    },
+
+    async findByTokenIds(tokenIds: readonly string[]): Promise<CertificateRow[]> {
+      if (tokenIds.length === 0) return [];
+      return db
+        .select()
+        .from(certificates)
+        .where(inArray(certificates.tokenId, [...tokenIds]));
+    },
+
+    async findByRequestIds(requestIds: readonly string[]): Promise<CertificateRow[]> {
+      if (requestIds.length === 0) return [];
+      return db
+        .select()
+        .from(certificates)
+        .where(inArray(certificates.requestId, [...requestIds]));
+    },
+  };
+}
+
+export type IssuanceStorage = ReturnType<typeof createIssuanceStorage>;
+
+/** Certificates that exist for their readers: the chain issued them (ISSUING ones are not certificates yet). */
+const issued = (row: CertificateRow | undefined) => (row && row.status !== 'ISSUING' ? row : null);
+
+export function createCertificateLoaders(storage: IssuanceStorage) {
+  return {
+    certificateById: new DataLoader<string, CertificateRow | null>(async (ids) => {
+      const byId = new Map((await storage.findByIds(ids)).map((row) => [row.id, row]));
+      return ids.map((id) => issued(byId.get(id)));
+    }),
+    certificateByRequest: new DataLoader<string, CertificateRow | null>(async (ids) => {
+      const byRequest = new Map((await storage.findByRequestIds(ids)).map((row) => [row.requestId, row]));
+      return ids.map((id) => issued(byRequest.get(id)));
+    }),
+  };
+}
