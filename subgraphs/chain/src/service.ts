@@ -17,6 +17,7 @@ import * as schema from './db/schema.js';
 import type { ChainEnv } from './env.js';
 import { createCertificateFeed } from './modules/certificates/certificate-feed.js';
 import { createCertificatesManager } from './modules/certificates/certificates-manager.js';
+import { consumeChainCommands } from './modules/commands/commands-consumer.js';
 import { certificatesResolvers } from './modules/certificates/certificates-resolvers.js';
 import { createIndexer, type Indexer } from './modules/indexer/indexer.js';
 import { CERTIFICATE_EVENTS_CHANNEL, createIndexerStorage } from './modules/indexer/indexer-storage.js';
@@ -119,6 +120,12 @@ export async function startChainService(deps: ChainDeps): Promise<ChainService> 
     });
   transactions.start();
   if (env.CHAIN_INDEXER) indexer.start();
+  const commands = await consumeChainCommands({
+    db: database.db,
+    transport: deps.transport,
+    transactions,
+    logger: logger.child({ module: 'commands' }),
+  });
 
   const service = await startSubgraph({
     name: 'chain',
@@ -133,6 +140,7 @@ export async function startChainService(deps: ChainDeps): Promise<ChainService> 
     subscriptions: true,
     context: async ({ identity, principal }) => createContext(modules, identity.requestId, principal),
     onStop: async () => {
+      await commands.close();
       await indexer.stop();
       await transactions.stop();
       await unlisten?.();

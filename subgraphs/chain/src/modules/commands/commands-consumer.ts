@@ -1,0 +1,84 @@
+import { and, eq } from 'drizzle-orm';
+import { DomainError, type Db, type EventTransport, type Logger, type Subscription } from '@symbeon/kernel';
+import { z } from 'zod';
+import * as schema from '../../db/schema.js';
+import type { TransactionsManager } from '../transactions/transactions-manager.js';
+
+/** certification's command, as it records it (a contract between the two subgraphs, not an import). */
+export const ChainCommandRequested = 'certification.ChainCommandRequested';
+
+const CONSUMER = 'chain.commands';
+
+const issueCommand = z.object({
+  commandId: z.string().trim().min(1).max(200),
+  kind: z.literal('issue'),
+  holder: z.string(),
+  contentCid: z.string(),
+  expiresAt: z.string().nullable(),
+});
+
+/**
+ * Sends the contract calls other subgraphs ask for on the bus, once per command id (the transaction
+ * manager's idempotency key).
+ *
+ * Not kernel's consumeEvents: its handler runs inside the database transaction that marks the event
+ * processed, and `submit` talks to the node and runs transactions of its own under the signer's row lock —
+ * holding a transaction open across RPC calls, and on the embedded single-connection PGlite waiting on
+ * itself. So: skip what is marked processed, submit (idempotent by command id: a second delivery, even a
+ * concurrent one, finds the transaction of the first and sends nothing), then mark it processed. A crash
+ * between the two only means a redelivery that submit absorbs.
+ */
+export function consumeChainCommands(options: {
+  db: Db<typeof schema>;
+  transport: EventTransport;
+  transactions: Pick<TransactionsManager, 'submit'>;
+  logger: Logger;
+}): Promise<Subscription> {
+  const { db, transactions, logger } = options;
+  const processed = schema.processedEvents;
+  const markProcessed = (eventId: string) =>
+    db.insert(processed).values({ consumer: CONSUMER, eventId }).onConflictDoNothing();
+
+  return options.transport.subscribe(
+    async (event) => {
+      const [done] = await db
+        .select({ eventId: processed.eventId })
+        .from(processed)
+        .where(and(eq(processed.consumer, CONSUMER), eq(processed.eventId, event.id)));
+      if (done) return;
+      const parsed = issueCommand.safeParse(event.payload);
+      if (!parsed.success) {
+        // Retrying cannot fix a malformed command: recorded loudly, not retried.
+        logger.error({ eventId: event.id, issues: parsed.error.issues }, 'malformed chain command dropped');
+        await markProcessed(event.id);
+        return;
+      }
+      const { commandId, holder, contentCid, expiresAt } = parsed.data;
+      try {
+        const row = await transactions.submit({
+          kind: 'issue',
+          holder,
+          contentCid,
+          expiresAt,
+          idempotencyKey: commandId,
+        });
+        if (row.status === 'FAILED' && row.nonce === null) {
+          // Refused before sending (would revert, gas cap): not sent yet. Redelivered with backoff; the
+          // transport parks it after its last attempt.
+          throw new Error(`chain command ${commandId} refused: ${row.error ?? 'unknown reason'}`);
+        }
+        logger.info({ commandId, transactionId: row.id, status: row.status }, 'chain command accepted');
+      } catch (error) {
+        if (error instanceof DomainError) {
+          // Bad input or the key reused for another command: the same again would be refused again.
+          logger.error({ commandId, code: error.code, err: error }, 'chain command refused for good');
+          await markProcessed(event.id);
+          return;
+        }
+        throw error;
+      }
+      await markProcessed(event.id);
+    },
+    { group: CONSUMER, types: [ChainCommandRequested] },
+  );
+}

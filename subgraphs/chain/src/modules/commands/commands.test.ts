@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { cidToDigest } from '@symbeon/contracts';
+import { anvilDevAccounts } from '@symbeon/kernel/anvil';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomCid, startChainFixture, type ChainFixture } from '../../test-fixture.js';
+import { ChainCommandRequested } from './commands-consumer.js';
+
+// The consumer of certification's commands in the running chain service: real anvil, real database, the
+// in-process bus. Certification's side (building the command, following CertificateIssued) is tested in
+// subgraphs/certification/src/modules/issuance/issuance.test.ts.
+let chain: ChainFixture;
+const holder = anvilDevAccounts[4].address;
+
+beforeAll(async () => {
+  chain = await startChainFixture();
+}, 60_000);
+
+afterAll(async () => {
+  await chain?.close();
+});
+
+async function until<T>(probe: () => Promise<T | undefined | null | false>, what: string, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const db = () => chain.service.modules.storage.transactions;
+
+function command(contentCid: string, commandId: string) {
+  return {
+    commandId,
+    kind: 'issue',
+    holder,
+    contentCid,
+    expiresAt: new Date(Date.now() + 365 * 86_400_000).toISOString(),
+    requestId: randomUUID(),
+    certificateId: randomUUID(),
+  };
+}
+
+async function publish(payload: unknown, id = randomUUID()) {
+  await chain.transport.publish({
+    id,
+    type: ChainCommandRequested,
+    occurredAt: new Date().toISOString(),
+    payload,
+  });
+  return id;
+}
+
+describe('chain commands from the bus', () => {
+  it('issues once per command, however often and under whatever event id it is delivered', async () => {
+    const contentCid = await randomCid();
+    const commandId = `${randomUUID()}:1`;
+    const payload = command(contentCid, commandId);
+    const eventId = randomUUID();
+    // Twice at once under one event id (a redelivery), then again under another id (a re-announcement).
+    await Promise.all([publish(payload, eventId), publish(payload, eventId)]);
+    await publish(payload);
+    const transaction = await until(async () => {
+      const row = await db().findByKey(commandId);
+      return row?.status === 'MINED' ? row : undefined;
+    }, 'the issue transaction to be mined');
+    expect(transaction).toMatchObject({ kind: 'issue', status: 'MINED' });
+    // The indexer reports it: the event certification waits for, with the token id it expects.
+    const tokenId = BigInt(cidToDigest(contentCid)).toString();
+    const issued = await until(async () => {
+      const rows = await chain.service.modules.storage.indexer.certificatesByTokenIds(
+        chain.deployment.chainId,
+        [tokenId],
+      );
+      return rows[0];
+    }, 'the indexer');
+    expect(issued.holder).toBe(holder);
+    const rows = await chain.service.modules.storage.transactions.list({ limit: 100 });
+    expect(rows.filter((row) => row.idempotencyKey === commandId)).toHaveLength(1);
+    // One send: the signer's nonce moved once for this command.
+    const sent = await chain.provider.getTransaction(transaction.hash!);
+    expect(sent?.nonce).toBe(transaction.nonce);
+  });
+
+  it('drops malformed commands and bad input without sending, and goes on with the next', async () => {
+    const before = await chain.provider.getTransactionCount(anvilDevAccounts[0].address, 'pending');
+    const badKey = `${randomUUID()}:1`;
+    await publish({ commandId: 'malformed', kind: 'burn' });
+    await publish(command('not-a-cid', badKey));
+    const goodKey = `${randomUUID()}:1`;
+    await publish(command(await randomCid(), goodKey));
+    await until(async () => (await db().findByKey(goodKey))?.status === 'MINED', 'the next command');
+    expect(await db().findByKey('malformed')).toBeUndefined();
+    expect(await db().findByKey(badKey)).toBeUndefined();
+    expect(await chain.provider.getTransactionCount(anvilDevAccounts[0].address, 'pending')).toBe(before + 1);
+  });
+});
