@@ -1,5 +1,6 @@
 import { Wallet } from 'ethers';
 import { SiweMessage } from 'siwe';
+import { anvilDevAccounts } from '@symbeon/kernel/testing';
 import type { GraphQLRequest } from './graphql.js';
 
 /**
@@ -7,11 +8,11 @@ import type { GraphQLRequest } from './graphql.js';
  * Test keys only: they hold nothing anywhere but a local chain.
  */
 export const devKeys = {
-  symbeon: '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80',
-  ada: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
-  alan: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
-  grace: '0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6',
-  linus: '0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a',
+  symbeon: anvilDevAccounts[0].privateKey,
+  ada: anvilDevAccounts[1].privateKey,
+  alan: anvilDevAccounts[2].privateKey,
+  grace: anvilDevAccounts[3].privateKey,
+  linus: anvilDevAccounts[4].privateKey,
 } as const;
 
 export interface SignedIn {
