@@ -128,7 +128,8 @@ export async function startStack(source: Record<string, string | undefined> = pr
       track(startLearning({ env: env.learning, logger: createLogger('learning', { level }), transport })),
       track(
         startCertification({
-          env: env.certification,
+          // Verification reads the node the stack runs (on an ephemeral port in tests).
+          env: { ...env.certification, CHAIN_RPC_URL: node.rpcUrl },
           logger: createLogger('certification', { level }),
           transport,
         }),
