@@ -45,6 +45,9 @@ import { createSubscriptionEngine } from './subscriptions/engine.js';
 import { createSseTransport, createWebSocketTransport } from './subscriptions/transports.js';
 import { supergraphFile } from './supergraph-file.js';
 
+/** The largest evidence document a certification programme may accept (its `maxBytes` limit, 100 MiB). */
+const MAX_EVIDENCE_UPLOAD_BYTES = 100 * 1024 * 1024;
+
 export interface GatewayDeps {
   env: GatewayEnv;
   logger: Logger;
@@ -244,6 +247,16 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     }
     return identityFor.origin;
   };
+  // Certification's origin, for the evidence upload URLs it hands out (PUT /uploads/<token>).
+  let certificationFor: { sdl: string; origin: URL | undefined } | undefined;
+  const certificationOrigin = (): URL | undefined => {
+    const sdl = source.current();
+    if (certificationFor?.sdl !== sdl) {
+      const found = subgraphs().find(({ name }) => name.toLowerCase() === 'certification');
+      certificationFor = { sdl, origin: found ? new URL(found.url) : undefined };
+    }
+    return certificationFor.origin;
+  };
   const identityJwks = () => {
     const origin = identityOrigin();
     return origin ? new URL(JWKS_PATH, origin) : undefined;
@@ -374,6 +387,14 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
           );
           return false;
         },
+      }),
+      // Evidence uploads: the URL's token is the credential (no headers of the caller's pass); bodies up to
+      // the largest evidence a programme may accept, counted per client address like /auth/.
+      '/uploads/': passThrough({
+        upstream: certificationOrigin,
+        methods: ['PUT'],
+        maxBodyBytes: MAX_EVIDENCE_UPLOAD_BYTES,
+        admit: admitByClientAddress(limiter),
       }),
     },
     onUpgrade: (req, socket, head) => {

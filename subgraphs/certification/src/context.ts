@@ -1,4 +1,8 @@
 import type { Logger, Principal } from '@symbeon/kernel';
+import type { AuditManager } from './modules/audit/audit-manager.js';
+import { createAuditLoaders, type AuditStorage } from './modules/audit/audit-storage.js';
+import type { EvidenceManager } from './modules/evidence/evidence-manager.js';
+import { createEvidenceLoaders, type EvidenceStorage } from './modules/evidence/evidence-storage.js';
 import { createCertificateLoaders, type IssuanceStorage } from './modules/issuance/issuance-storage.js';
 import type { ProgrammesManager } from './modules/programmes/programmes-manager.js';
 import { createProgrammeLoaders, type ProgrammesStorage } from './modules/programmes/programmes-storage.js';
@@ -8,9 +12,17 @@ import type { VerificationManager } from './modules/verification/verification-ma
 
 export interface CertificationModules {
   logger: Logger;
-  storage: { programmes: ProgrammesStorage; requests: RequestsStorage; certificates: IssuanceStorage };
+  storage: {
+    programmes: ProgrammesStorage;
+    requests: RequestsStorage;
+    certificates: IssuanceStorage;
+    evidence: EvidenceStorage;
+    audits: AuditStorage;
+  };
   programmes: ProgrammesManager;
   requests: RequestsManager;
+  evidence: EvidenceManager;
+  audits: AuditManager;
   verification: VerificationManager;
 }
 
@@ -18,6 +30,8 @@ function createLoaders(storage: CertificationModules['storage']) {
   return {
     ...createProgrammeLoaders(storage.programmes),
     ...createRequestLoaders(storage.requests),
+    ...createEvidenceLoaders(storage.evidence),
+    ...createAuditLoaders(storage.audits),
     ...createCertificateLoaders(storage.certificates),
   };
 }

@@ -20,6 +20,12 @@ import { certificatesResolvers } from './modules/certificates/certificates-resol
 import { consumeIssuanceEvents } from './modules/issuance/issuance-consumer.js';
 import { createIssuanceManager } from './modules/issuance/issuance-manager.js';
 import { createIssuanceStorage } from './modules/issuance/issuance-storage.js';
+import { startAuditJobs } from './modules/audit/audit-consumer.js';
+import { auditResolvers } from './modules/audit/audit-resolvers.js';
+import { withEvidenceAndAudit, type EvidenceAuditOptions } from './modules/audit/evidence-audit-modules.js';
+import { UPLOADS_PREFIX } from './modules/evidence/evidence-manager.js';
+import { evidenceResolvers } from './modules/evidence/evidence-resolvers.js';
+import { evidenceUploadRoute } from './modules/evidence/upload-route.js';
 import { consumeUserEvents } from './modules/known-users/known-users-consumer.js';
 import { createKnownUsersStorage } from './modules/known-users/known-users-storage.js';
 import { createProgrammesManager } from './modules/programmes/programmes-manager.js';
@@ -63,13 +69,15 @@ export function createCertificationModules(
   db: Parameters<typeof createProgrammesStorage>[0],
   logger: Logger,
   readers?: CertificationReaders,
+  /** Evidence upload and audit: the content store (else `readers.contents`) and the public URL. */
+  uploads: EvidenceAuditOptions = {},
 ): CertificationModules {
   const storage = {
     programmes: createProgrammesStorage(db),
     requests: createRequestsStorage(db),
     certificates: createIssuanceStorage(db),
   };
-  return {
+  const base = {
     logger,
     storage,
     programmes: createProgrammesManager(storage.programmes, createKnownUsersStorage(db)),
@@ -86,6 +94,7 @@ export function createCertificationModules(
           verify: () => Promise.reject(new Error('verification needs the content store and the chain')),
         },
   };
+  return withEvidenceAndAudit(db, base, { contents: readers?.contents, ...uploads });
 }
 
 export async function startCertification(deps: CertificationDeps): Promise<CertificationService> {
@@ -99,11 +108,16 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
   });
   const contents = deps.contentStore ?? (await createContentStore(env));
   const chain = createChainReader({ rpcUrl: env.CHAIN_RPC_URL, deploymentPath: chainDeploymentPath(env) });
-  const modules = createCertificationModules(database.db, logger, {
-    contents,
-    chain,
-    verifyConfirmations: env.CERTIFICATION_VERIFY_CONFIRMATIONS,
-  });
+  const modules = createCertificationModules(
+    database.db,
+    logger,
+    {
+      contents,
+      chain,
+      verifyConfirmations: env.CERTIFICATION_VERIFY_CONFIRMATIONS,
+    },
+    { publicUrl: env.CERTIFICATION_PUBLIC_URL },
+  );
   const issuance = createIssuanceManager({
     contents,
     chainId: () => chain.deployment().chainId,
@@ -119,6 +133,14 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
     listen: database.listen,
   });
   const userEvents = await consumeUserEvents(database.db, deps.transport);
+  const auditJobs = await startAuditJobs({
+    db: database.db,
+    transport: deps.transport,
+    env,
+    audits: modules.storage.audits,
+    manager: modules.audits,
+    logger: logger.child({ module: 'audit' }),
+  });
   const issuanceEvents = await consumeIssuanceEvents(database.db, deps.transport, issuance);
 
   const service = await startSubgraph({
@@ -131,15 +153,20 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
       requestsResolvers,
       certificatesResolvers,
       verificationResolvers,
+      evidenceResolvers,
+      auditResolvers,
     ],
     port: env.CERTIFICATION_PORT,
     host: env.CERTIFICATION_HOST,
     logger,
     ready: () => database.ping(),
     internalAuthSecret: resolveInternalAuthSecret(env),
+    // Upload URLs (createEvidenceUpload), reached through the gateway's pass-through: the token is the credential.
+    prefixRoutes: { [UPLOADS_PREFIX]: evidenceUploadRoute(modules.evidence, logger) },
     context: async ({ identity, principal }) => createContext(modules, identity.requestId, principal),
     onStop: async () => {
       await userEvents.close();
+      await auditJobs.close();
       await issuanceEvents.close();
       await relay.close();
       await database.close();

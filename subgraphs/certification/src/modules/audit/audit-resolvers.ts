@@ -1,0 +1,20 @@
+import type { GraphQLResolverMap } from '@symbeon/kernel';
+import type { CertificationContext } from '../../context.js';
+import type { RequestRow } from '../requests/requests-storage.js';
+import type { AuditRow } from './audit-storage.js';
+
+type Context = CertificationContext;
+
+// Who may read the audit is the request's own shield rule (permissions.ts): requester, assigned auditors,
+// administrators.
+export const auditResolvers: GraphQLResolverMap<Context> = {
+  CertificationRequest: {
+    audit: (request: RequestRow, _: unknown, context: Context) =>
+      context.loaders.auditByRequest.load(request.id),
+  },
+  RequestAudit: {
+    passed: (row: AuditRow) => (row.status === 'PASSED' ? true : row.status === 'FAILED' ? false : null),
+    reportUrl: (row: AuditRow, _: unknown, context: Context) =>
+      row.reportCid ? context.evidence.contentUrl(row.reportCid) : null,
+  },
+};
