@@ -1,0 +1,213 @@
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devKeys, signIn, startTestStack, type SignedIn, type TestStack } from '../kit/index.js';
+
+// Evidence upload and the automated audit through the gateway only: ada uploads the seeded Foundations
+// programme's portfolio to the upload URL createEvidenceUpload gives her, submits, the audit job moves the
+// request to AWAITING_REVIEW with a report on IPFS, alan (the assigned auditor) approves.
+let stack: TestStack;
+let ada: SignedIn;
+let alan: SignedIn;
+
+/** A free TCP port: upload URLs name the gateway's public origin, so the gateway's port is fixed up front. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A small but complete PDF (one empty page), with a correct cross-reference table. */
+function minimalPdf(note: string): Buffer {
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>',
+    `<< /Title (${note}) >>`,
+  ];
+  let body = '%PDF-1.7\n';
+  const offsets: number[] = [];
+  objects.forEach((object, index) => {
+    offsets.push(Buffer.byteLength(body));
+    body += `${index + 1} 0 obj\n${object}\nendobj\n`;
+  });
+  const xref = Buffer.byteLength(body);
+  body += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  for (const offset of offsets) body += `${String(offset).padStart(10, '0')} 00000 n \n`;
+  body += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R /Info 4 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(body, 'latin1');
+}
+
+beforeAll(async () => {
+  const port = await freePort();
+  stack = await startTestStack({ PORT: String(port), CERTIFICATION_PUBLIC_URL: `http://127.0.0.1:${port}` });
+  [ada, alan] = await Promise.all([signIn(stack.graphql, devKeys.ada), signIn(stack.graphql, devKeys.alan)]);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const UPLOAD = `mutation ($requestId: ID!, $size: Int!, $mediaType: String! = "application/pdf") {
+  createEvidenceUpload(requestId: $requestId, evidenceKey: "portfolio", fileName: "portfolio.pdf", mediaType: $mediaType, size: $size) {
+    ok error { code message field } upload { url expiresAt maxBytes }
+  }
+}`;
+
+const REQUEST = `query ($id: ID!) {
+  certificationRequest(id: $id) {
+    id status
+    evidence { key fileName cid sha256 size mediaType url }
+    audit { status progress passed checks { key mandatory passed detail } reportCid reportUrl }
+    auditTrail { from to actor { kind name } evidence }
+  }
+}`;
+
+async function put(url: string, body: Buffer, contentType = 'application/pdf') {
+  const response = await fetch(url, { method: 'PUT', body, headers: { 'content-type': contentType } });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+describe('evidence upload and automated audit, through the gateway', () => {
+  const portfolio = minimalPdf('Ada Lovelace portfolio');
+  let requestId: string;
+
+  it('lets ada attach her portfolio through a single-use upload URL, and not submit without it', async () => {
+    const programme = await stack.graphql(
+      '{ programme(slug: "foundations") { id requiredEvidence { key maxBytes } } }',
+    );
+    const created = await stack.graphql(
+      'mutation ($id: ID!) { createCertificationRequest(programmeId: $id) { ok error { code } request { id } } }',
+      { id: programme.body.data!.programme.id },
+      ada.headers,
+    );
+    expect(created.body.data!.createCertificationRequest.ok).toBe(true);
+    requestId = created.body.data!.createCertificationRequest.request.id;
+
+    const early = await stack.graphql(
+      'mutation ($id: ID!) { submitCertificationRequest(id: $id) { ok error { code message } } }',
+      { id: requestId },
+      ada.headers,
+    );
+    expect(early.body.data!.submitCertificationRequest).toMatchObject({
+      ok: false,
+      error: { code: 'EVIDENCE_MISSING', message: expect.stringContaining('portfolio') },
+    });
+
+    const tooBig = await stack.graphql(UPLOAD, { requestId, size: 10 * 1024 * 1024 + 1 }, ada.headers);
+    expect(tooBig.body.data!.createEvidenceUpload).toMatchObject({
+      ok: false,
+      error: { code: 'CONTENT_TOO_LARGE' },
+    });
+    const byAlan = await stack.graphql(UPLOAD, { requestId, size: portfolio.length }, alan.headers);
+    expect(byAlan.body.data!.createEvidenceUpload.error.code).toBe('NOT_FOUND');
+
+    const ticket = await stack.graphql(UPLOAD, { requestId, size: portfolio.length }, ada.headers);
+    expect(ticket.body.errors).toBeUndefined();
+    const { url, maxBytes } = ticket.body.data!.createEvidenceUpload.upload;
+    expect(url.startsWith(`${stack.url}/uploads/`)).toBe(true);
+    expect(maxBytes).toBe(10 * 1024 * 1024);
+
+    // Through the gateway's pass-through: the wrong type is refused without spending the URL.
+    expect((await put(url, portfolio, 'text/plain')).status).toBe(415);
+    const uploaded = await put(url, portfolio);
+    expect(uploaded.status).toBe(200);
+    expect(uploaded.body).toMatchObject({ ok: true, evidence: { key: 'portfolio', size: portfolio.length } });
+    expect(await put(url, portfolio)).toMatchObject({
+      status: 410,
+      body: { error: { code: 'UPLOAD_URL_GONE' } },
+    });
+
+    const seen = await stack.graphql(REQUEST, { id: requestId }, ada.headers);
+    const [evidence] = seen.body.data!.certificationRequest.evidence;
+    expect(evidence).toMatchObject({
+      key: 'portfolio',
+      fileName: 'portfolio.pdf',
+      size: portfolio.length,
+      mediaType: 'application/pdf',
+      url: `${stack.url}/ipfs/${evidence.cid}`,
+    });
+    const download = await fetch(evidence.url);
+    expect(download.headers.get('content-type')).toBe('application/pdf');
+    expect(Buffer.from(await download.arrayBuffer()).equals(portfolio)).toBe(true);
+  });
+
+  it('refuses an upload over its declared size at the gateway URL (413)', async () => {
+    const ticket = await stack.graphql(UPLOAD, { requestId, size: 100 }, ada.headers);
+    const refused = await put(ticket.body.data!.createEvidenceUpload.upload.url, portfolio);
+    expect(refused).toMatchObject({ status: 413, body: { ok: false, error: { code: 'CONTENT_TOO_LARGE' } } });
+  });
+
+  it('audits the submitted request into AWAITING_REVIEW, alan approves, and the report is on /ipfs', async () => {
+    const submitted = await stack.graphql(
+      'mutation ($id: ID!) { submitCertificationRequest(id: $id) { ok error { code message } request { status } } }',
+      { id: requestId },
+      ada.headers,
+    );
+    expect(submitted.body.data!.submitCertificationRequest).toMatchObject({
+      ok: true,
+      request: { status: 'SUBMITTED' },
+    });
+
+    let request: any;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const polled = await stack.graphql(REQUEST, { id: requestId }, ada.headers);
+      expect(polled.body.errors).toBeUndefined();
+      request = polled.body.data!.certificationRequest;
+      if (!['SUBMITTED', 'AUDITING'].includes(request.status)) break;
+      if (Date.now() > deadline) throw new Error(`still ${request.status} after a minute`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(request.status).toBe('AWAITING_REVIEW');
+    expect(request.audit).toMatchObject({ status: 'PASSED', progress: 100, passed: true });
+    expect(request.audit.checks.map((check: any) => [check.key, check.passed])).toEqual([
+      ['evidence_present', true],
+      ['evidence_intact', true],
+      ['media_types_valid', true],
+      ['pdf_parses', true],
+      ['prerequisites_complete', true],
+    ]);
+    expect(
+      request.auditTrail.slice(2).map((entry: any) => [entry.to, entry.actor.kind, entry.actor.name]),
+    ).toEqual([
+      ['AUDITING', 'SYSTEM', 'automated-audit'],
+      ['AWAITING_REVIEW', 'SYSTEM', 'automated-audit'],
+    ]);
+    expect(request.audit.reportUrl).toBe(`${stack.url}/ipfs/${request.audit.reportCid}`);
+
+    const queue = await stack.graphql(
+      '{ reviewQueue(first: 50) { edges { node { id } } } }',
+      undefined,
+      alan.headers,
+    );
+    expect(queue.body.data!.reviewQueue.edges.map((edge: any) => edge.node.id)).toContain(requestId);
+    const byAlan = await stack.graphql(REQUEST, { id: requestId }, alan.headers);
+    expect(byAlan.body.data!.certificationRequest.audit.reportCid).toBe(request.audit.reportCid);
+
+    const approved = await stack.graphql(
+      'mutation ($id: ID!) { reviewCertificationRequest(id: $id, decision: APPROVE, comment: "Solid portfolio") { ok error { code message } request { status } } }',
+      { id: requestId },
+      alan.headers,
+    );
+    expect(approved.body.data!.reviewCertificationRequest.ok).toBe(true);
+    // A free programme goes on to issuance at once (issuance's own tests cover what follows).
+    expect(['APPROVED', 'ISSUING', 'ISSUED']).toContain(
+      approved.body.data!.reviewCertificationRequest.request.status,
+    );
+
+    const report = await fetch(request.audit.reportUrl);
+    expect(report.status).toBe(200);
+    expect(report.headers.get('content-type')).toBe('application/json');
+    expect(await report.json()).toMatchObject({
+      requestId,
+      programme: { slug: 'foundations' },
+      passed: true,
+      documents: [{ key: 'portfolio', cid: request.evidence[0].cid, sha256: request.evidence[0].sha256 }],
+    });
+  });
+});
