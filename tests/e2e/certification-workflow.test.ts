@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devKeys, errorCodes, signIn, startTestStack, type SignedIn, type TestStack } from '../kit/index.js';
 
-// The certification workflow as far as it goes today, through the gateway only: an administrator builds a
-// programme, a learner requests and submits, the auditor's and strangers' views. The automated audit (next
-// step of issue 5) is what moves a submitted request on to AWAITING_REVIEW; until it exists no API call can,
-// so the review of an approved request is covered by the manager tests, not here.
+// The certification workflow through the gateway only: an administrator builds a programme, a learner
+// attaches the evidence, submits, and the automated audit rejects the request (the prerequisite course is
+// not completed); the auditor's and strangers' views. The passing audit and the review are in
+// certification-audit.test.ts.
 let stack: TestStack;
 let admin: SignedIn;
 let ada: SignedIn;
@@ -158,6 +158,31 @@ describe('a certification request, from programme to submission', () => {
       error: { code: 'CONFLICT', field: 'programmeId' },
     });
 
+    const early = await stack.graphql(
+      'mutation ($id: ID!) { submitCertificationRequest(id: $id) { ok error { code } } }',
+      { id: requestId },
+      ada.headers,
+    );
+    expect(early.body.data!.submitCertificationRequest.error.code).toBe('EVIDENCE_MISSING');
+    const report = Buffer.from('%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n', 'latin1');
+    const ticket = await stack.graphql(
+      `mutation ($id: ID!, $size: Int!) {
+        createEvidenceUpload(requestId: $id, evidenceKey: "report", fileName: "report.pdf", mediaType: "application/pdf", size: $size) {
+          ok upload { url }
+        }
+      }`,
+      { id: requestId, size: report.length },
+      ada.headers,
+    );
+    // The URL names the configured public origin; this stack's gateway listens on an ephemeral port.
+    const uploadPath = new URL(ticket.body.data!.createEvidenceUpload.upload.url).pathname;
+    const uploaded = await fetch(`${stack.url}${uploadPath}`, {
+      method: 'PUT',
+      body: report,
+      headers: { 'content-type': 'application/pdf' },
+    });
+    expect(uploaded.status).toBe(200);
+
     const submitted = await stack.graphql(
       `mutation ($id: ID!) { submitCertificationRequest(id: $id) { ok error { code } request { ${REQUEST_FIELDS} } } }`,
       { id: requestId },
@@ -166,19 +191,38 @@ describe('a certification request, from programme to submission', () => {
     expect(submitted.body.errors).toBeUndefined();
     expect(submitted.body.data!.submitCertificationRequest).toMatchObject({
       ok: true,
-      request: {
-        status: 'SUBMITTED',
-        auditTrail: [
-          {
-            from: null,
-            to: 'DRAFT',
-            reason: null,
-            actor: { kind: 'REQUESTER', user: { handle: 'ada' }, name: null },
-          },
-          { from: 'DRAFT', to: 'SUBMITTED', actor: { kind: 'REQUESTER', user: { handle: 'ada' } } },
-        ],
-      },
+      request: { status: 'SUBMITTED' },
     });
+    // The audit may already have moved on by the time the trail is read: the first two entries are ada's.
+    expect(submitted.body.data!.submitCertificationRequest.request.auditTrail.slice(0, 2)).toMatchObject([
+      {
+        from: null,
+        to: 'DRAFT',
+        reason: null,
+        actor: { kind: 'REQUESTER', user: { handle: 'ada' }, name: null },
+      },
+      { from: 'DRAFT', to: 'SUBMITTED', actor: { kind: 'REQUESTER', user: { handle: 'ada' } } },
+    ]);
+
+    // The automated audit takes it from there: ada has not completed the prerequisite course (and the
+    // report has no pages).
+    let request: any;
+    const deadline = Date.now() + 60_000;
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      request = (await stack.graphql(GET_REQUEST, { id: requestId }, ada.headers)).body.data!
+        .certificationRequest;
+    } while (['SUBMITTED', 'AUDITING'].includes(request.status) && Date.now() < deadline);
+    expect(request.status).toBe('AUTO_REJECTED');
+    expect(request.auditTrail.slice(2)).toMatchObject([
+      { from: 'SUBMITTED', to: 'AUDITING', actor: { kind: 'SYSTEM', user: null, name: 'automated-audit' } },
+      {
+        from: 'AUDITING',
+        to: 'AUTO_REJECTED',
+        reason: expect.stringContaining('prerequisite'),
+        actor: { kind: 'SYSTEM', name: 'automated-audit' },
+      },
+    ]);
 
     const mine = await stack.graphql(
       '{ myCertificationRequests(first: 5) { edges { node { id status } } } }',
@@ -186,7 +230,7 @@ describe('a certification request, from programme to submission', () => {
       ada.headers,
     );
     expect(mine.body.data!.myCertificationRequests.edges).toContainEqual({
-      node: { id: requestId, status: 'SUBMITTED' },
+      node: { id: requestId, status: 'AUTO_REJECTED' },
     });
   });
 
@@ -198,7 +242,10 @@ describe('a certification request, from programme to submission', () => {
     );
     expect(review.body.data!.reviewCertificationRequest).toMatchObject({
       ok: false,
-      error: { code: 'INVALID_TRANSITION', message: expect.stringContaining('from SUBMITTED to APPROVED') },
+      error: {
+        code: 'INVALID_TRANSITION',
+        message: expect.stringContaining('from AUTO_REJECTED to APPROVED'),
+      },
       request: null,
     });
     // Not an auditor: the gateway refuses before the subgraph sees it.
@@ -209,8 +256,8 @@ describe('a certification request, from programme to submission', () => {
     );
     expect(errorCodes(byAda)).toEqual(['UNAUTHORIZED_FIELD_OR_TYPE']);
     const after = await stack.graphql(GET_REQUEST, { id: requestId }, ada.headers);
-    expect(after.body.data!.certificationRequest.status).toBe('SUBMITTED');
-    expect(after.body.data!.certificationRequest.auditTrail).toHaveLength(2);
+    expect(after.body.data!.certificationRequest.status).toBe('AUTO_REJECTED');
+    expect(after.body.data!.certificationRequest.auditTrail).toHaveLength(4);
   });
 
   it('shows the request to its requester, the assigned auditor and administrators — not to linus', async () => {
@@ -220,11 +267,11 @@ describe('a certification request, from programme to submission', () => {
     for (const viewer of [ada, alan, admin]) {
       const seen = await stack.graphql(GET_REQUEST, { id: requestId }, viewer.headers);
       expect(seen.body.errors).toBeUndefined();
-      expect(seen.body.data!.certificationRequest).toMatchObject({ id: requestId, status: 'SUBMITTED' });
+      expect(seen.body.data!.certificationRequest).toMatchObject({ id: requestId, status: 'AUTO_REJECTED' });
     }
   });
 
-  it("keeps a submitted request out of alan's review queue until the audit moves it to AWAITING_REVIEW", async () => {
+  it("keeps an auto-rejected request out of alan's review queue", async () => {
     const queue = await stack.graphql(
       '{ reviewQueue(first: 50) { edges { node { id status } } } }',
       undefined,
@@ -240,10 +287,15 @@ describe('a certification request, from programme to submission', () => {
     expect(errorCodes(notAnAuditor)).toEqual(['UNAUTHORIZED_FIELD_OR_TYPE']);
   });
 
-  it('lets ada cancel with a reason; linus cannot', async () => {
+  it('lets ada open a new request once the first ended, and cancel it with a reason; linus cannot', async () => {
     const CANCEL = `mutation ($id: ID!, $reason: String) {
       cancelCertificationRequest(id: $id, reason: $reason) { ok error { code } request { status auditTrail { to reason } } }
     }`;
+    const ended = await stack.graphql(CANCEL, { id: requestId, reason: 'too late' }, ada.headers);
+    expect(ended.body.data!.cancelCertificationRequest.error.code).toBe('INVALID_TRANSITION');
+    const reopened = await stack.graphql(CREATE_REQUEST, { programmeId }, ada.headers);
+    expect(reopened.body.data!.createCertificationRequest.ok).toBe(true);
+    requestId = reopened.body.data!.createCertificationRequest.request.id;
     const byLinus = await stack.graphql(CANCEL, { id: requestId, reason: 'mine now' }, linus.headers);
     expect(byLinus.body.data!.cancelCertificationRequest).toMatchObject({
       ok: false,
@@ -254,7 +306,7 @@ describe('a certification request, from programme to submission', () => {
       ok: true,
       request: {
         status: 'CANCELLED',
-        auditTrail: [{ to: 'DRAFT' }, { to: 'SUBMITTED' }, { to: 'CANCELLED', reason: 'Not ready yet' }],
+        auditTrail: [{ to: 'DRAFT' }, { to: 'CANCELLED', reason: 'Not ready yet' }],
       },
     });
   });
