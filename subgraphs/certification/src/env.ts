@@ -21,7 +21,10 @@ export const certificationEnvShape = {
   CERTIFICATION_VERIFY_CONFIRMATIONS: z.coerce.number().int().min(1).max(1000).default(1),
   /** The certificates' issuer named in their metadata and Verifiable Credentials. */
   CERTIFICATION_ISSUER_NAME: z.string().trim().min(1).default('Symbeon'),
-  /** Public base URL of the web app: the credential's issuer id and the verification links. */
+  /**
+   * Public base URL of the web app (the gateway's origin): the credential's issuer id, the verification links,
+   * the evidence upload URLs (/uploads/<token>) and the evidence and audit report links (/ipfs/<cid>).
+   */
   CERTIFICATION_PUBLIC_URL: z.url().default('http://localhost:8000'),
 };
 
