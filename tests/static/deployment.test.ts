@@ -743,14 +743,14 @@ describe('the checks catch broken deployments', () => {
     const broken = mutated((copy) => {
       copy.compose.services.gateway!.depends_on = {
         identity: { condition: 'service_healthy' },
-        ipfs: { condition: 'service_healthy' },
+        vault: { condition: 'service_healthy' },
       };
       copy.compose.services.redis!.healthcheck = { test: ['CMD'] };
       copy.compose.services.learning!.ports = ['8007:8007'];
     });
     expect(checkServices(broken)).toEqual(
       expect.arrayContaining([
-        'gateway: depends on ipfs, which is not a service',
+        'gateway: depends on vault, which is not a service',
         'redis: healthcheck without a test command',
         'learning: only the gateway publishes ports',
       ]),
