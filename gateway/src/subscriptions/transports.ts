@@ -266,21 +266,25 @@ export async function createWebSocketTransport(
  * `Accept: text/event-stream` and the same headers as any HTTP request.
  */
 export async function createSseTransport(options: SubscriptionTransportOptions) {
-  const { createHandler } = await import('graphql-sse/lib/use/http');
   const preparer = createSubscriptionPreparer(options);
   const callers = new WeakMap<IncomingMessage, SubscriptionCaller>();
-  const handler = createHandler<OperationContext>({
-    onSubscribe: async (req, params) => {
-      const caller = callers.get(req.raw);
-      if (!caller) return endedWith(SubscriptionCode.UNAUTHENTICATED, 'Not authenticated');
-      const prepared = await preparer.prepare(caller, params);
-      if ('errors' in prepared) return { errors: prepared.errors } as ExecutionResult;
-      return prepared.args;
-    },
-    subscribe: (args) => preparer.start(args),
-    execute: () =>
-      endedWith(SubscriptionCode.NOT_A_SUBSCRIPTION, 'Send queries and mutations over HTTP POST /graphql'),
-  });
+  // graphql-sse loads on the first event-stream request, not at start-up.
+  let handler: Promise<(req: IncomingMessage, res: ServerResponse) => Promise<void>> | undefined;
+  const build = async () => {
+    const { createHandler } = await import('graphql-sse/lib/use/http');
+    return createHandler<OperationContext>({
+      onSubscribe: async (req, params) => {
+        const caller = callers.get(req.raw);
+        if (!caller) return endedWith(SubscriptionCode.UNAUTHENTICATED, 'Not authenticated');
+        const prepared = await preparer.prepare(caller, params);
+        if ('errors' in prepared) return { errors: prepared.errors } as ExecutionResult;
+        return prepared.args;
+      },
+      subscribe: (args) => preparer.start(args),
+      execute: () =>
+        endedWith(SubscriptionCode.NOT_A_SUBSCRIPTION, 'Send queries and mutations over HTTP POST /graphql'),
+    });
+  };
   return {
     /** The caller was authenticated by the /graphql route (a refused credential never gets here). */
     async handle(req: IncomingMessage, res: ServerResponse, principal: Principal) {
@@ -288,7 +292,10 @@ export async function createSseTransport(options: SubscriptionTransportOptions) 
         req,
         preparer.callerFor(principal, { ...req.headers }, req.socket.remoteAddress ?? 'unknown'),
       );
-      await handler(req, res);
+      handler ??= build();
+      await (
+        await handler
+      )(req, res);
     },
   };
 }

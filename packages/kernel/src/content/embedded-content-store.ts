@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { exporter, type ReadableStorage } from 'ipfs-unixfs-exporter';
+import type { ReadableStorage } from 'ipfs-unixfs-exporter';
 import type { WritableStorage } from 'ipfs-unixfs-importer';
 import { base32 } from 'multiformats/bases/base32';
 import type { CID } from 'multiformats/cid';
@@ -16,7 +16,6 @@ import {
   type ContentStat,
   type ContentStore,
 } from './content-store.js';
-import { importFile } from './kubo-import.js';
 
 export interface EmbeddedContentStoreOptions {
   /** The store's folder, `DATA_DIR/ipfs` in the embedded profile. */
@@ -120,6 +119,8 @@ export async function createEmbeddedContentStore(
   /** The file at `cid` as the exporter sees it; undefined when unknown or not a file (e.g. a directory). */
   const fileEntry = async (cid: CID) => {
     if (!(await hasBlock(cid))) return undefined;
+    // Loaded on first read (and the importer on first add): they are not needed to start a service.
+    const { exporter } = await import('ipfs-unixfs-exporter');
     const entry = await exporter(cid, reader);
     return entry.type === 'file' || entry.type === 'raw' ? entry : undefined;
   };
@@ -154,7 +155,7 @@ export async function createEmbeddedContentStore(
             return cid;
           },
         };
-        const root = await importFile(metered.source, writer);
+        const root = await (await import('./kubo-import.js')).importFile(metered.source, writer);
         const { size, sha256 } = metered.result();
 
         for (const key of staged) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PDFDocument } from 'pdf-lib';
+import type { PDFDocument as PdfDocument } from 'pdf-lib';
 import type { ContentStore } from '@symbeon/kernel';
 import { importFile } from '@symbeon/kernel/content';
 import { SNIFF_BYTES, sniffMatches } from '../evidence/media-sniff.js';
@@ -151,7 +151,9 @@ export async function pdfsParse(readings: readonly DocumentReading[]): Promise<V
     pdfs.map(async ({ row, bytes }) => {
       if (!bytes) return { key: row.evidenceKey, pages: null, problem: 'could not be read' };
       try {
-        const document = await PDFDocument.load(bytes, {
+        // pdf-lib loads on the first PDF check, not at start-up.
+        const { PDFDocument } = await import('pdf-lib');
+        const document: PdfDocument = await PDFDocument.load(bytes, {
           ignoreEncryption: true,
           throwOnInvalidObject: true,
           updateMetadata: false,
