@@ -9,16 +9,45 @@ export const ChainCommandRequested = 'certification.ChainCommandRequested';
 
 const CONSUMER = 'chain.commands';
 
-const issueCommand = z.object({
-  commandId: z.string().trim().min(1).max(200),
-  kind: z.literal('issue'),
-  holder: z.string(),
-  contentCid: z.string(),
-  expiresAt: z.string().nullable(),
-});
+const commandId = z.string().trim().min(1).max(200);
+const chainCommand = z.discriminatedUnion('kind', [
+  z.object({
+    commandId,
+    kind: z.literal('issue'),
+    holder: z.string(),
+    contentCid: z.string(),
+    expiresAt: z.string().nullable(),
+  }),
+  z.object({ commandId, kind: z.literal('revoke'), tokenId: z.string(), reason: z.string() }),
+  z.object({
+    commandId,
+    kind: z.literal('renew'),
+    tokenId: z.string(),
+    contentCid: z.string(),
+    expiresAt: z.string().nullable(),
+  }),
+]);
+type ChainCommandPayload = z.infer<typeof chainCommand>;
+
+/** The transaction manager's command for one bus command, keyed by its command id. */
+function toSubmission(command: ChainCommandPayload): Parameters<TransactionsManager['submit']>[0] {
+  const idempotencyKey = command.commandId;
+  switch (command.kind) {
+    case 'issue': {
+      const { holder, contentCid, expiresAt } = command;
+      return { kind: 'issue', holder, contentCid, expiresAt, idempotencyKey };
+    }
+    case 'revoke':
+      return { kind: 'revoke', tokenId: command.tokenId, reason: command.reason, idempotencyKey };
+    case 'renew': {
+      const { tokenId, contentCid, expiresAt } = command;
+      return { kind: 'renew', tokenId, contentCid, expiresAt, idempotencyKey };
+    }
+  }
+}
 
 /**
- * Sends the contract calls other subgraphs ask for on the bus, once per command id (the transaction
+ * Sends the contract calls other subgraphs ask for on the bus (issue, revoke, renew), once per command id (the transaction
  * manager's idempotency key).
  *
  * Not kernel's consumeEvents: its handler runs inside the database transaction that marks the event
@@ -46,28 +75,22 @@ export function consumeChainCommands(options: {
         .from(processed)
         .where(and(eq(processed.consumer, CONSUMER), eq(processed.eventId, event.id)));
       if (done) return;
-      const parsed = issueCommand.safeParse(event.payload);
+      const parsed = chainCommand.safeParse(event.payload);
       if (!parsed.success) {
         // Retrying cannot fix a malformed command: recorded loudly, not retried.
         logger.error({ eventId: event.id, issues: parsed.error.issues }, 'malformed chain command dropped');
         await markProcessed(event.id);
         return;
       }
-      const { commandId, holder, contentCid, expiresAt } = parsed.data;
+      const { commandId, kind } = parsed.data;
       try {
-        const row = await transactions.submit({
-          kind: 'issue',
-          holder,
-          contentCid,
-          expiresAt,
-          idempotencyKey: commandId,
-        });
+        const row = await transactions.submit(toSubmission(parsed.data));
         if (row.status === 'FAILED' && row.nonce === null) {
           // Refused before sending (would revert, gas cap): not sent yet. Redelivered with backoff; the
           // transport parks it after its last attempt.
           throw new Error(`chain command ${commandId} refused: ${row.error ?? 'unknown reason'}`);
         }
-        logger.info({ commandId, transactionId: row.id, status: row.status }, 'chain command accepted');
+        logger.info({ commandId, kind, transactionId: row.id, status: row.status }, 'chain command accepted');
       } catch (error) {
         if (error instanceof DomainError) {
           // Bad input or the key reused for another command: the same again would be refused again.

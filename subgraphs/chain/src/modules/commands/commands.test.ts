@@ -96,4 +96,59 @@ describe('chain commands from the bus', () => {
     expect(await db().findByKey(badKey)).toBeUndefined();
     expect(await chain.provider.getTransactionCount(anvilDevAccounts[0].address, 'pending')).toBe(before + 1);
   });
+
+  it('renews and revokes through the bus, keyed by the command id', async () => {
+    const contentCid = await randomCid();
+    const issueKey = `${randomUUID()}:1`;
+    await publish(command(contentCid, issueKey));
+    await until(async () => (await db().findByKey(issueKey))?.status === 'MINED', 'the issue');
+    const tokenId = BigInt(cidToDigest(contentCid)).toString();
+    const certificateId = randomUUID();
+
+    const renewedCid = await randomCid();
+    const expiresAt = new Date(Date.now() + 2 * 365 * 86_400_000);
+    const renewKey = `${certificateId}:renew:1`;
+    const renew = {
+      commandId: renewKey,
+      kind: 'renew',
+      tokenId,
+      contentCid: renewedCid,
+      expiresAt: expiresAt.toISOString(),
+      certificateId,
+    };
+    await publish(renew);
+    await publish(renew);
+    expect(
+      await until(async () => {
+        const row = await db().findByKey(renewKey);
+        return row?.status === 'MINED' ? row : undefined;
+      }, 'the renewal'),
+    ).toMatchObject({ kind: 'renew' });
+    const renewed = await until(async () => {
+      const [row] = await chain.service.modules.storage.indexer.certificatesByTokenIds(
+        chain.deployment.chainId,
+        [tokenId],
+      );
+      return row && row.contentDigest === cidToDigest(renewedCid) ? row : undefined;
+    }, 'the indexer to see the renewal');
+    expect(renewed.expiresAt?.getTime()).toBe(Math.floor(expiresAt.getTime() / 1000) * 1000);
+
+    const revokeKey = `${certificateId}:revoke`;
+    await publish({ commandId: revokeKey, kind: 'revoke', tokenId, reason: 'fraud', certificateId });
+    expect(
+      await until(async () => {
+        const row = await db().findByKey(revokeKey);
+        return row?.status === 'MINED' ? row : undefined;
+      }, 'the revocation'),
+    ).toMatchObject({ kind: 'revoke' });
+    await until(async () => {
+      const [row] = await chain.service.modules.storage.indexer.certificatesByTokenIds(
+        chain.deployment.chainId,
+        [tokenId],
+      );
+      return row?.revoked;
+    }, 'the indexer to see the revocation');
+    const rows = await chain.service.modules.storage.transactions.list({ limit: 200 });
+    expect(rows.filter((row) => row.idempotencyKey === renewKey)).toHaveLength(1);
+  });
 });
