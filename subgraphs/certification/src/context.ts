@@ -4,6 +4,7 @@ import { createAuditLoaders, type AuditStorage } from './modules/audit/audit-sto
 import type { EvidenceManager } from './modules/evidence/evidence-manager.js';
 import { createEvidenceLoaders, type EvidenceStorage } from './modules/evidence/evidence-storage.js';
 import { createCertificateLoaders, type IssuanceStorage } from './modules/issuance/issuance-storage.js';
+import type { LifecycleManager } from './modules/lifecycle/lifecycle-manager.js';
 import type { ProgrammesManager } from './modules/programmes/programmes-manager.js';
 import { createProgrammeLoaders, type ProgrammesStorage } from './modules/programmes/programmes-storage.js';
 import type { RequestsManager } from './modules/requests/requests-manager.js';
@@ -24,6 +25,8 @@ export interface CertificationModules {
   evidence: EvidenceManager;
   audits: AuditManager;
   verification: VerificationManager;
+  /** Revocation, renewal, the expiry sweep, the verification link. */
+  lifecycle: LifecycleManager;
 }
 
 function createLoaders(storage: CertificationModules['storage']) {

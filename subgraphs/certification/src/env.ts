@@ -26,6 +26,10 @@ export const certificationEnvShape = {
    * the evidence upload URLs (/uploads/<token>) and the evidence and audit report links (/ipfs/<cid>).
    */
   CERTIFICATION_PUBLIC_URL: z.url().default('http://localhost:8000'),
+  /** How often the expiry sweep runs (marks expired certificates, opens renewal windows), in seconds. */
+  CERTIFICATION_EXPIRY_SWEEP_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  /** Days before expiry that a certificate's renewal opens (its request moves to RENEWAL_DUE). */
+  CERTIFICATION_RENEWAL_WINDOW_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
 };
 
 export type CertificationEnv = ReturnType<typeof parseCertificationEnv>;

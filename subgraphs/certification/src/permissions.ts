@@ -1,4 +1,4 @@
-import { rule } from '@symbeon/kernel';
+import { or, rule } from '@symbeon/kernel';
 import type { CertificationContext } from './context.js';
 import { canSeeRequest } from './modules/requests/requests-manager.js';
 import type { RequestRow } from './modules/requests/requests-storage.js';
@@ -14,6 +14,7 @@ const role = (name: string) =>
 // One instance per rule name: graphql-shield refuses two rules with the same name.
 const isAdministrator = role('ADMIN');
 const isAuditor = role('AUDITOR');
+const isIssuer = role('ISSUER');
 
 async function visible(request: RequestRow, context: Context): Promise<boolean> {
   const auditorIds = await context.loaders.auditorIdsByProgramme.load(request.programmeId);
@@ -55,6 +56,7 @@ export const certificationPermissions = {
     publishProgramme: isAdministrator,
     archiveProgramme: isAdministrator,
     reviewCertificationRequest: isAuditor,
+    revokeCertificate: or(isIssuer, isAdministrator),
   },
   CertificationRequest: canSeeThisRequest,
 };

@@ -28,6 +28,9 @@ import { evidenceResolvers } from './modules/evidence/evidence-resolvers.js';
 import { evidenceUploadRoute } from './modules/evidence/upload-route.js';
 import { consumeUserEvents } from './modules/known-users/known-users-consumer.js';
 import { createKnownUsersStorage } from './modules/known-users/known-users-storage.js';
+import { consumeLifecycleEvents, startExpirySweep } from './modules/lifecycle/lifecycle-consumer.js';
+import { createLifecycleManager, type LifecycleOptions } from './modules/lifecycle/lifecycle-manager.js';
+import { lifecycleResolvers } from './modules/lifecycle/lifecycle-resolvers.js';
 import { createProgrammesManager } from './modules/programmes/programmes-manager.js';
 import { programmesResolvers } from './modules/programmes/programmes-resolvers.js';
 import { createProgrammesStorage } from './modules/programmes/programmes-storage.js';
@@ -71,6 +74,8 @@ export function createCertificationModules(
   readers?: CertificationReaders,
   /** Evidence upload and audit: the content store (else `readers.contents`) and the public URL. */
   uploads: EvidenceAuditOptions = {},
+  /** Revocation, renewal and expiry: the issuer, the renewal window, the clock. */
+  lifecycle: Partial<Pick<LifecycleOptions, 'issuer' | 'renewalWindowDays' | 'now'>> = {},
 ): CertificationModules {
   const storage = {
     programmes: createProgrammesStorage(db),
@@ -93,6 +98,19 @@ export function createCertificationModules(
       : {
           verify: () => Promise.reject(new Error('verification needs the content store and the chain')),
         },
+    lifecycle: createLifecycleManager({
+      db,
+      contents: readers?.contents ?? uploads.contents,
+      chainId: () => {
+        if (!readers) throw new Error('renewal needs the chain');
+        return readers.chain.deployment().chainId;
+      },
+      issuer: lifecycle.issuer ?? { name: 'Symbeon', url: uploads.publicUrl ?? 'http://localhost:8000' },
+      publicUrl: uploads.publicUrl ?? 'http://localhost:8000',
+      renewalWindowDays: lifecycle.renewalWindowDays ?? 30,
+      ...(lifecycle.now ? { now: lifecycle.now } : {}),
+      logger: logger.child({ module: 'lifecycle' }),
+    }),
   };
   return withEvidenceAndAudit(db, base, { contents: readers?.contents, ...uploads });
 }
@@ -117,6 +135,10 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
       verifyConfirmations: env.CERTIFICATION_VERIFY_CONFIRMATIONS,
     },
     { publicUrl: env.CERTIFICATION_PUBLIC_URL },
+    {
+      issuer: { name: env.CERTIFICATION_ISSUER_NAME, url: env.CERTIFICATION_PUBLIC_URL },
+      renewalWindowDays: env.CERTIFICATION_RENEWAL_WINDOW_DAYS,
+    },
   );
   const issuance = createIssuanceManager({
     contents,
@@ -142,6 +164,10 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
     logger: logger.child({ module: 'audit' }),
   });
   const issuanceEvents = await consumeIssuanceEvents(database.db, deps.transport, issuance);
+  const lifecycleEvents = await consumeLifecycleEvents(database.db, deps.transport, modules.lifecycle);
+  const expirySweep = startExpirySweep(modules.lifecycle, env.CERTIFICATION_EXPIRY_SWEEP_SECONDS, (error) =>
+    logger.error({ err: error }, 'expiry sweep failed'),
+  );
 
   const service = await startSubgraph({
     name: 'certification',
@@ -155,6 +181,7 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
       verificationResolvers,
       evidenceResolvers,
       auditResolvers,
+      lifecycleResolvers,
     ],
     port: env.CERTIFICATION_PORT,
     host: env.CERTIFICATION_HOST,
@@ -168,6 +195,8 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
       await userEvents.close();
       await auditJobs.close();
       await issuanceEvents.close();
+      await lifecycleEvents.close();
+      await expirySweep.close();
       await relay.close();
       await database.close();
       chain.close();

@@ -1,0 +1,62 @@
+import { consumeEvents, type EventTransport, type Subscription } from '@symbeon/kernel';
+import { z } from 'zod';
+import * as schema from '../../db/schema.js';
+import type { CertificationDb } from '../programmes/programmes-storage.js';
+import type { LifecycleManager } from './lifecycle-manager.js';
+
+/** The chain indexer's event for a renewal (a contract between the two subgraphs, not an import). */
+export const CertificateRenewed = 'CertificateRenewed';
+
+const certificateRenewed = z.object({
+  tokenId: z.string().regex(/^\d+$/),
+  contentCid: z.string().nullable(),
+  expiresAt: z.string().nullable(),
+  txHash: z.string(),
+});
+
+/** CertificateRenewed from the chain, in the transaction that marks the event processed. */
+export function consumeLifecycleEvents(
+  db: CertificationDb,
+  transport: EventTransport,
+  lifecycle: Pick<LifecycleManager, 'renewed'>,
+): Promise<Subscription> {
+  return consumeEvents({
+    db,
+    tables: { outbox: schema.outbox, processedEvents: schema.processedEvents },
+    transport,
+    consumer: 'certification.lifecycle',
+    types: [CertificateRenewed],
+    handle: async (event, tx) => {
+      const parsed = certificateRenewed.safeParse(event.payload);
+      if (!parsed.success) throw new Error(`Malformed ${event.type} payload in event ${event.id}`);
+      await lifecycle.renewed(tx, parsed.data);
+    },
+  });
+}
+
+/** The expiry sweep every `seconds` (each run takes a database lock, so one replica sweeps at a time). */
+export function startExpirySweep(
+  lifecycle: Pick<LifecycleManager, 'sweep'>,
+  seconds: number,
+  onError: (error: unknown) => void,
+): { close(): Promise<void> } {
+  let running: Promise<unknown> | undefined;
+  const run = () => {
+    if (running) return;
+    running = lifecycle
+      .sweep()
+      .catch(onError)
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const timer = setInterval(run, seconds * 1000);
+  timer.unref();
+  run();
+  return {
+    close: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
