@@ -4,6 +4,7 @@ import * as schema from '../../db/schema.js';
 import type { AuditCheckResult } from '../../db/schema.js';
 
 export type { AuditCheckResult };
+import { REQUEST_UPDATES_CHANNEL } from '../live/request-feed.js';
 import type { CertificationDb } from '../programmes/programmes-storage.js';
 
 export type AuditRow = typeof schema.requestAudits.$inferSelect;
@@ -13,6 +14,11 @@ const audits = schema.requestAudits;
 const FINISHED: AuditStatus[] = ['PASSED', 'FAILED'];
 
 type Executor = Pick<CertificationDb, 'insert' | 'select' | 'update'>;
+
+/** Wakes live subscriptions (modules/live): the audit's progress is part of what they follow. */
+async function notifyLive(db: CertificationDb, requestId: string): Promise<void> {
+  await db.execute(sql`select pg_notify(${REQUEST_UPDATES_CHANNEL}, ${requestId})`);
+}
 
 export function createAuditStorage(db: CertificationDb) {
   return {
@@ -65,6 +71,7 @@ export function createAuditStorage(db: CertificationDb) {
         .set({ progress, checks, updatedAt: new Date() })
         .where(and(eq(audits.requestId, requestId), eq(audits.runId, runId), eq(audits.status, 'RUNNING')))
         .returning({ requestId: audits.requestId });
+      if (rows.length > 0) await notifyLive(db, requestId);
       return rows.length > 0;
     },
 
@@ -80,6 +87,7 @@ export function createAuditStorage(db: CertificationDb) {
         .set({ ...result, progress: 100, finishedAt: now, updatedAt: now })
         .where(and(eq(audits.requestId, requestId), eq(audits.runId, runId), eq(audits.status, 'RUNNING')))
         .returning();
+      if (row) await notifyLive(db, requestId);
       return row;
     },
 

@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import { and, asc, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { recordEvent } from '@symbeon/kernel';
 import * as schema from '../../db/schema.js';
+import { REQUEST_UPDATES_CHANNEL } from '../live/request-feed.js';
 import type { CertificationDb } from '../programmes/programmes-storage.js';
 import type { ActorKind, RequestState } from './request-states.js';
 import { RequestEvents } from './request-states.js';
@@ -108,6 +109,8 @@ export function createRequestsStorage(db: CertificationDb) {
         for (const type of [RequestEvents.Transitioned, ...change.announce]) {
           await recordEvent(tx, tables, type, payload);
         }
+        // Wakes live subscriptions (modules/live) once this commits.
+        await tx.execute(sql`select pg_notify(${REQUEST_UPDATES_CHANNEL}, ${row.id})`);
         return row;
       });
     },
