@@ -31,6 +31,9 @@ import { createKnownUsersStorage } from './modules/known-users/known-users-stora
 import { consumeLifecycleEvents, startExpirySweep } from './modules/lifecycle/lifecycle-consumer.js';
 import { createLifecycleManager, type LifecycleOptions } from './modules/lifecycle/lifecycle-manager.js';
 import { lifecycleResolvers } from './modules/lifecycle/lifecycle-resolvers.js';
+import { liveResolvers } from './modules/live/live-resolvers.js';
+import { createLiveUpdates } from './modules/live/live-updates.js';
+import { createRequestFeed, REQUEST_UPDATES_CHANNEL } from './modules/live/request-feed.js';
 import { createProgrammesManager } from './modules/programmes/programmes-manager.js';
 import { programmesResolvers } from './modules/programmes/programmes-resolvers.js';
 import { createProgrammesStorage } from './modules/programmes/programmes-storage.js';
@@ -168,6 +171,18 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
   const expirySweep = startExpirySweep(modules.lifecycle, env.CERTIFICATION_EXPIRY_SWEEP_SECONDS, (error) =>
     logger.error({ err: error }, 'expiry sweep failed'),
   );
+  // Live request updates: the storage notifies after commit, whichever replica wrote.
+  const feed = createRequestFeed();
+  const live = createLiveUpdates({ ...modules.storage, feed });
+  const unlisten = await database
+    .listen(REQUEST_UPDATES_CHANNEL, (id) => feed.wake(id))
+    .catch((error: unknown) => {
+      logger.warn(
+        { err: error },
+        'cannot LISTEN for request updates; live subscriptions re-read periodically',
+      );
+      return undefined;
+    });
 
   const service = await startSubgraph({
     name: 'certification',
@@ -182,16 +197,22 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
       evidenceResolvers,
       auditResolvers,
       lifecycleResolvers,
+      liveResolvers,
     ],
     port: env.CERTIFICATION_PORT,
     host: env.CERTIFICATION_HOST,
     logger,
     ready: () => database.ping(),
     internalAuthSecret: resolveInternalAuthSecret(env),
+    subscriptions: true,
     // Upload URLs (createEvidenceUpload), reached through the gateway's pass-through: the token is the credential.
     prefixRoutes: { [UPLOADS_PREFIX]: evidenceUploadRoute(modules.evidence, logger) },
-    context: async ({ identity, principal }) => createContext(modules, identity.requestId, principal),
+    context: async ({ identity, principal }) => ({
+      ...createContext(modules, identity.requestId, principal),
+      live,
+    }),
     onStop: async () => {
+      await unlisten?.();
       await userEvents.close();
       await auditJobs.close();
       await issuanceEvents.close();
