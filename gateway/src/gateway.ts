@@ -28,7 +28,8 @@ import {
 } from './auth/authenticate.js';
 import { createApiKeyClient } from './auth/api-key-client.js';
 import { JWKS_PATH, jwksProxy } from './auth/jwks-proxy.js';
-import { admitByClientAddress, IPFS_PREFIX, ipfsRoute } from './ipfs-route.js';
+import { IPFS_PREFIX, ipfsRoute } from './ipfs-route.js';
+import { admitByClientAddress } from './rate-limit/admit.js';
 import { passThrough } from './pass-through.js';
 import { createAuthzEnforcer } from './authz/enforcer.js';
 import { gatewayPolicies, subjectOf, type GatewaySubject } from './authz/policies.js';
@@ -366,27 +367,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       '/auth/': passThrough({
         upstream: identityOrigin,
         // Each request counts against the caller's address, like an anonymous GraphQL request.
-        admit: async (req, res) => {
-          const decision = await limiter.consume(
-            `ip:${req.socket.remoteAddress ?? 'unknown'}`,
-            'ANONYMOUS',
-            1,
-          );
-          if (decision.allowed) return true;
-          sendJson(
-            res,
-            429,
-            {
-              error: {
-                code: 'RATE_LIMITED',
-                message: 'Too many requests',
-                retryAfter: decision.retryAfterSeconds,
-              },
-            },
-            { 'retry-after': String(decision.retryAfterSeconds) },
-          );
-          return false;
-        },
+        admit: admitByClientAddress(limiter),
       }),
       // Evidence uploads: the URL's token is the credential (no headers of the caller's pass); bodies up to
       // the largest evidence a programme may accept, counted per client address like /auth/.
