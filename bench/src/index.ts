@@ -2,10 +2,17 @@ import { gasBenchmark } from './benchmarks/gas.js';
 import { gatewayBenchmark } from './benchmarks/gateway.js';
 import { startupBenchmark } from './benchmarks/startup.js';
 import { subscriptionsBenchmark } from './benchmarks/subscriptions.js';
+import { verifyBenchmark } from './benchmarks/verify.js';
 import { UsageError } from './kit/options.js';
 
 // `npm run bench -- <name> [flags]`. Benchmarks report; they never fail the process on a slow result.
-const benchmarks = [gatewayBenchmark, startupBenchmark, gasBenchmark, subscriptionsBenchmark];
+const benchmarks = [
+  gatewayBenchmark,
+  startupBenchmark,
+  gasBenchmark,
+  subscriptionsBenchmark,
+  verifyBenchmark,
+];
 
 function usage(): string {
   return [
