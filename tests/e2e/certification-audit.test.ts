@@ -63,6 +63,7 @@ const REQUEST = `query ($id: ID!) {
     id status
     evidence { key fileName cid sha256 size mediaType url }
     audit { status progress passed checks { key mandatory passed detail } reportCid reportUrl }
+    auditReport { passed checks { name passed detail } reportCid }
     auditTrail { from to actor { kind name } evidence }
   }
 }`;
@@ -179,6 +180,16 @@ describe('evidence upload and automated audit, through the gateway', () => {
       ['AWAITING_REVIEW', 'SYSTEM', 'automated-audit'],
     ]);
     expect(request.audit.reportUrl).toBe(`${stack.url}/ipfs/${request.audit.reportCid}`);
+    // The issue's public name for the same report.
+    expect(request.auditReport).toEqual({
+      passed: true,
+      reportCid: request.audit.reportCid,
+      checks: request.audit.checks.map((check: any) => ({
+        name: check.key,
+        passed: check.passed,
+        detail: check.detail,
+      })),
+    });
 
     const queue = await stack.graphql(
       '{ reviewQueue(first: 50) { edges { node { id } } } }',

@@ -66,7 +66,7 @@ const REQUEST = `query ($id: ID!) {
 
 const VERIFY = `query ($id: ID, $tokenId: String) {
   verifyCertificate(id: $id, tokenId: $tokenId) {
-    verdict valid tokenId steps { key label passed detail } certificate { id status }
+    verdict valid tokenId steps { key name label passed detail } certificate { id status }
   }
 }`;
 
@@ -196,6 +196,10 @@ describe('issuance and public verification, through the gateway', () => {
       tokenId: certificate.tokenId,
       certificate: { id: certificate.id },
     });
+    // `name` is the issue's public name for the step's key.
+    expect(verification.steps.every((step: { key: string; name: string }) => step.name === step.key)).toBe(
+      true,
+    );
     expect(
       verification.steps.map((step: { key: string; passed: boolean }) => [step.key, step.passed]),
     ).toEqual([

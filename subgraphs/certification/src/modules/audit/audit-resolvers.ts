@@ -11,6 +11,12 @@ export const auditResolvers: GraphQLResolverMap<Context> = {
   CertificationRequest: {
     audit: (request: RequestRow, _: unknown, context: Context) =>
       context.loaders.auditByRequest.load(request.id),
+    // The name the public API uses for the same thing.
+    auditReport: (request: RequestRow, _: unknown, context: Context) =>
+      context.loaders.auditByRequest.load(request.id),
+  },
+  AuditCheck: {
+    name: (check: { key: string }) => check.key,
   },
   RequestAudit: {
     passed: (row: AuditRow) => (row.status === 'PASSED' ? true : row.status === 'FAILED' ? false : null),

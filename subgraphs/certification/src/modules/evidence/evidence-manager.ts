@@ -105,7 +105,31 @@ export function createEvidenceManager(deps: EvidenceManagerDeps) {
     return { request, programme, auditorIds: auditors.map((row) => row.auditorId) };
   }
 
-  function requirementOf(programme: ProgrammeRow, key: string): EvidenceRequirement {
+  function requirementOf(
+    programme: ProgrammeRow,
+    key: string | undefined,
+    mediaType: string,
+  ): EvidenceRequirement {
+    if (key === undefined) {
+      // Without a key: the one evidence type this document can be (by media type), if there is exactly one.
+      const fitting = programme.evidenceTypes.filter((item) =>
+        item.mediaTypes.some(
+          (accepted) => accepted.toLowerCase() === (mediaType.split(';')[0] ?? '').trim().toLowerCase(),
+        ),
+      );
+      const only =
+        fitting.length === 1
+          ? fitting[0]
+          : programme.evidenceTypes.length === 1
+            ? programme.evidenceTypes[0]
+            : undefined;
+      if (only) return only;
+      throw new DomainError(
+        ErrorCode.BAD_USER_INPUT,
+        `Name the evidence type (evidenceKey): this programme asks for ${programme.evidenceTypes.map((item) => item.key).join(', ') || 'no evidence'}`,
+        'evidenceKey',
+      );
+    }
     const requirement = programme.evidenceTypes.find((item) => item.key === key);
     if (!requirement) {
       const keys = programme.evidenceTypes.map((item) => item.key);
@@ -136,7 +160,13 @@ export function createEvidenceManager(deps: EvidenceManagerDeps) {
      */
     async createUpload(
       principal: Principal,
-      args: { requestId: string; evidenceKey: string; fileName: string; mediaType: string; size: number },
+      args: {
+        requestId: string;
+        evidenceKey?: string | null;
+        fileName: string;
+        mediaType: string;
+        size: number;
+      },
     ): Promise<UploadTicket> {
       const userId = signedInUserId(principal);
       const { request, programme, auditorIds } = await load(args.requestId);
@@ -155,7 +185,7 @@ export function createEvidenceManager(deps: EvidenceManagerDeps) {
           `Evidence is attached while the request is DRAFT; it is ${request.status}`,
           'requestId',
         );
-      const requirement = requirementOf(programme, args.evidenceKey);
+      const requirement = requirementOf(programme, args.evidenceKey ?? undefined, args.mediaType);
       const name = fileName.safeParse(args.fileName);
       if (!name.success)
         throw new DomainError(

@@ -9,7 +9,13 @@ export const evidenceResolvers: GraphQLResolverMap<Context> = {
   Mutation: {
     createEvidenceUpload: (
       _: unknown,
-      args: { requestId: string; evidenceKey: string; fileName: string; mediaType: string; size: number },
+      args: {
+        requestId: string;
+        evidenceKey?: string | null;
+        fileName: string;
+        mediaType: string;
+        size: number;
+      },
       context: Context,
     ) => asResult(async () => ({ upload: await context.evidence.createUpload(context.principal, args) })),
   },
@@ -17,6 +23,9 @@ export const evidenceResolvers: GraphQLResolverMap<Context> = {
   CertificationRequest: {
     evidence: (request: RequestRow, _: unknown, context: Context) =>
       context.loaders.evidenceByRequest.load(request.id),
+  },
+  EvidenceUploadPayload: {
+    uploadUrl: (payload: { upload?: { url: string } | null }) => payload.upload?.url ?? null,
   },
   Evidence: {
     key: (row: EvidenceRow) => row.evidenceKey,

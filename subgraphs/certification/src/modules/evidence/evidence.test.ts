@@ -172,6 +172,18 @@ describe('createEvidenceUpload', () => {
     expect(rows[0]!.tokenHash).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('infers the evidence type when evidenceKey is omitted and the document can only be one', async () => {
+    const { requester, request } = await draftOf();
+    const upload = await ticket(requester, request.id, { size: 10, evidenceKey: undefined });
+    const token = upload.url.split('/').at(-1)!;
+    const [row] = await database.db
+      .select()
+      .from(schema.evidenceUploads)
+      .where(eq(schema.evidenceUploads.requestId, request.id));
+    expect(row!.tokenHash).not.toContain(token);
+    expect(row!.evidenceKey).toBe('portfolio');
+  });
+
   it('refuses others, other states, unknown keys, wrong types and sizes over the limit', async () => {
     const { requester, request } = await draftOf();
     await expectRefused(ticket(principal(randomUUID()), request.id, { size: 10 }), 'NOT_FOUND');

@@ -17,4 +17,7 @@ export const verificationResolvers: GraphQLResolverMap<Context> = {
   Verification: {
     valid: (verification: Verification) => verification.verdict === 'VALID',
   },
+  VerificationStep: {
+    name: (step: { key: string }) => step.key,
+  },
 };
