@@ -44,7 +44,14 @@ const boundaries = [
   {
     // Only *-storage.ts touches tables; service wiring hands the schema to the database factory.
     files: ['subgraphs/*/src/**/*.ts'],
-    ignores: ['**/*-storage.ts', '**/*-consumer.ts', 'subgraphs/*/src/service.ts', '**/*.test.ts'],
+    ignores: [
+      '**/*-storage.ts',
+      '**/*-consumer.ts',
+      'subgraphs/*/src/service.ts',
+      '**/*.test.ts',
+      // Shared set-up of a subgraph's tests.
+      'subgraphs/*/src/test-fixture.ts',
+    ],
     patterns: [
       otherServicesButContracts,
       {

@@ -1,230 +1,40 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { cidToDigest } from '@symbeon/contracts';
+import { anvilDevAccounts } from '@symbeon/kernel/anvil';
+import { describe, expect, it } from 'vitest';
 import {
-  cidToDigest,
-  deployContracts,
-  symbeonCertificateAbi,
-  writeDeployment,
-  type Deployment,
-} from '@symbeon/contracts';
-import {
-  createLogger,
-  createMemoryEventTransport,
-  startOutboxRelay,
-  type ContentStore,
-  type EventTransport,
-  type Principal,
-  type Subscription,
-} from '@symbeon/kernel';
-import { anvilDevAccounts, startAnvil, type AnvilNode } from '@symbeon/kernel/anvil';
-import { createEmbeddedContentStore } from '@symbeon/kernel/content';
-import { openTestDatabase, type TestDatabase } from '@symbeon/kernel/testing';
-import { Contract, JsonRpcProvider, Wallet } from 'ethers';
-import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as schema from '../../db/schema.js';
-import { certificationMigrations, createCertificationModules } from '../../service.js';
-import { createKnownUsersStorage } from '../known-users/known-users-storage.js';
-import type { ProgrammeRow } from '../programmes/programmes-storage.js';
-import { systemActor } from '../requests/requests-manager.js';
-import { createChainReader, type ChainReader } from '../verification/chain-reader.js';
-import { consumeIssuanceEvents } from './issuance-consumer.js';
-import { createIssuanceManager } from './issuance-manager.js';
-import { ChainCommandRequested, type ChainCommandRequestedPayload } from './issuance-storage.js';
+  approvedRequest,
+  certificateContract,
+  certificateOf,
+  commandFor,
+  contentDir,
+  contents,
+  deployment,
+  free,
+  linkWallet,
+  modules,
+  playChain,
+  priced,
+  publish,
+  readJson,
+  statusOf,
+  until,
+  useChainFixture,
+} from '../../test-fixture.js';
 
 // Issuance and verification over a real database, a real anvil with the contracts, a real embedded content
 // store and the in-process bus. The chain subgraph is played by the test (subgraphs never import each
 // other): it reads certification's ChainCommandRequested, sends the issue transaction itself and publishes
 // CertificateIssued / CertificateRevoked in the shape chain's indexer publishes them (that side is tested in
 // subgraphs/chain/src/modules/commands/commands.test.ts).
-let node: AnvilNode;
-let deployment: Deployment;
-let provider: JsonRpcProvider;
-let database: TestDatabase<typeof schema>;
-let contents: ContentStore;
-let contentDir: string;
-let chain: ChainReader;
-let transport: EventTransport;
-let modules: ReturnType<typeof createCertificationModules>;
-let consumers: Subscription;
-let relay: ReturnType<typeof startOutboxRelay>;
-let free: ProgrammeRow;
-let priced: ProgrammeRow;
-let certificateContract: Contract;
 /** The request issued in 'issuance', verified in 'verification'. */
 let issuedRequest: string;
 let tokenId: string;
-
-const principal = (userId: string, roles: string[]): Principal => ({
-  kind: 'user',
-  userId,
-  sessionId: randomUUID(),
-  roles: ['MEMBER', ...roles],
-  scopes: [],
-  tier: 'FREE',
-});
-const admin = principal(randomUUID(), ['ADMIN']);
-const auditor = principal(randomUUID(), ['AUDITOR']);
-const auditorId = (auditor as { userId: string }).userId;
 const holderAccount = anvilDevAccounts[4];
 
-async function until<T>(probe: () => Promise<T | undefined | null | false>, what: string, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function publish(type: string, payload: unknown, id = randomUUID()) {
-  await transport.publish({ id, type, occurredAt: new Date().toISOString(), payload });
-  return id;
-}
-
-async function linkWallet(userId: string, address: string) {
-  await publish('identity.WalletLinked', {
-    userId,
-    address: address.toLowerCase(),
-    chainId: 31337,
-    linkedAt: new Date().toISOString(),
-  });
-}
-
-/** A request by a new requester, reviewed and approved (the audit's SYSTEM moves made by hand). */
-async function approvedRequest(programme: ProgrammeRow, wallet?: string) {
-  const requester = principal(randomUUID(), []);
-  const userId = (requester as { userId: string }).userId;
-  if (wallet) {
-    await linkWallet(userId, wallet);
-    await until(() => modules.storage.certificates.firstWalletOf(userId), 'the wallet to be known');
-  }
-  const request = await modules.requests.createRequest(requester, programme.id);
-  await modules.requests.submit(requester, request.id);
-  await modules.requests.transition(request.id, 'AUDITING', { actor: systemActor('test-audit') });
-  await modules.requests.transition(request.id, 'AWAITING_REVIEW', { actor: systemActor('test-audit') });
-  await modules.requests.review(auditor, request.id, 'APPROVE', 'fine');
-  return { requestId: request.id, userId };
-}
-
-const statusOf = async (requestId: string) =>
-  (await modules.storage.requests.findByIds([requestId]))[0]!.status;
-const certificateOf = async (requestId: string) =>
-  (await modules.storage.certificates.findByRequestIds([requestId]))[0];
-
-async function commandFor(requestId: string): Promise<ChainCommandRequestedPayload> {
-  const rows = await database.db
-    .select()
-    .from(schema.outbox)
-    .where(eq(schema.outbox.type, ChainCommandRequested));
-  const payloads = rows
-    .map((row) => row.payload as ChainCommandRequestedPayload)
-    .filter((payload) => payload.requestId === requestId);
-  expect(payloads).toHaveLength(1);
-  return payloads[0]!;
-}
-
-async function readJson(cid: string): Promise<Record<string, unknown>> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of (await contents.get(cid))!) chunks.push(chunk);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-}
-
-/** What the chain subgraph does with a command: send it, and its indexer publishes CertificateIssued. */
-async function playChain(command: ChainCommandRequestedPayload) {
-  const expiresAt = Math.floor(Date.parse(command.expiresAt) / 1000);
-  const sent = await certificateContract
-    .getFunction('issue')
-    .send(command.holder, cidToDigest(command.contentCid), expiresAt);
-  const receipt = (await sent.wait())!;
-  const tokenId = BigInt(cidToDigest(command.contentCid)).toString();
-  const issued = {
-    chainId: deployment.chainId,
-    contract: deployment.contracts.SymbeonCertificate.address,
-    tokenId,
-    holder: command.holder,
-    contentCid: command.contentCid,
-    expiresAt: command.expiresAt,
-    issuer: anvilDevAccounts[0].address,
-    blockNumber: receipt.blockNumber,
-    blockHash: receipt.blockHash,
-    txHash: receipt.hash,
-    logIndex: 0,
-  };
-  return { tokenId, issued };
-}
-
-beforeAll(async () => {
-  node = await startAnvil({ port: 0 });
-  deployment = await deployContracts({
-    rpcUrl: node.rpcUrl,
-    deployerKey: anvilDevAccounts[0].privateKey,
-    issuers: [anvilDevAccounts[0].address],
-    paymentReceiver: false,
-  });
-  contentDir = mkdtempSync(path.join(tmpdir(), 'symbeon-issuance-'));
-  const deploymentPath = path.join(contentDir, 'deployment.json');
-  writeDeployment(deploymentPath, deployment);
-  provider = new JsonRpcProvider(node.rpcUrl, deployment.chainId, { staticNetwork: true, cacheTimeout: -1 });
-  certificateContract = new Contract(
-    deployment.contracts.SymbeonCertificate.address,
-    symbeonCertificateAbi,
-    new Wallet(anvilDevAccounts[0].privateKey, provider),
-  );
-  database = await openTestDatabase({
-    schemaName: 'certification',
-    migrationsFolder: certificationMigrations,
-    schema,
-  });
-  contents = await createEmbeddedContentStore({ directory: path.join(contentDir, 'ipfs') });
-  chain = createChainReader({ rpcUrl: node.rpcUrl, deploymentPath });
-  const logger = createLogger('test', { level: 'silent' });
-  modules = createCertificationModules(database.db, logger, { contents, chain, verifyConfirmations: 1 });
-  transport = createMemoryEventTransport();
-  const issuance = createIssuanceManager({
-    contents,
-    chainId: () => chain.deployment().chainId,
-    issuer: { name: 'Symbeon', url: 'https://symbeon.example' },
-    logger,
-  });
-  consumers = await consumeIssuanceEvents(database.db, transport, issuance);
-  relay = startOutboxRelay({
-    db: database.db,
-    tables: { outbox: schema.outbox, processedEvents: schema.processedEvents },
-    transport,
-    logger,
-    pollMs: 20,
-  });
-  await createKnownUsersStorage(database.db).remember(database.db, auditorId, 'auditor');
-  const create = async (slug: string, extra: Record<string, unknown>) => {
-    const row = await modules.programmes.createProgramme(admin, {
-      slug,
-      name: slug === 'free' ? 'Symbeon Foundations' : 'Professional',
-      description: 'Test programme',
-      validityDays: 365,
-      auditorIds: [auditorId],
-      ...extra,
-    });
-    return modules.programmes.publishProgramme(admin, row.id);
-  };
-  free = await create('free', {});
-  priced = await create('priced', { price: { amountMinor: 4900, currency: 'EUR' } });
-}, 60_000);
-
-afterAll(async () => {
-  await consumers?.close();
-  await relay?.close();
-  await transport?.close();
-  chain?.close();
-  provider?.destroy();
-  await contents?.close();
-  await database?.close();
-  await node?.stop();
-  rmSync(contentDir, { recursive: true, force: true });
-});
+useChainFixture({ name: 'issuance' });
 
 describe('issuance', () => {
   it('sends a priced programme to AWAITING_PAYMENT, and nothing to the chain', async () => {
