@@ -1,7 +1,13 @@
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anvilDevAccounts } from '@symbeon/kernel/testing';
-import { devKeys, signIn, startTestStack, type SignedIn, type TestStack } from '../kit/index.js';
+import {
+  devKeys,
+  minimalPdf,
+  signIn,
+  startPublicTestStack,
+  type SignedIn,
+  type TestStack,
+} from '../kit/index.js';
 
 // Issuance and public verification through the gateway only: ada's request on the free Foundations
 // programme goes through evidence upload, the automated audit and alan's approval; the platform issues it on
@@ -12,40 +18,8 @@ let ada: SignedIn;
 let alan: SignedIn;
 let symbeon: SignedIn;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** A small but complete PDF (one empty page): what the audit's PDF check parses. */
-function minimalPdf(): Buffer {
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>',
-  ];
-  let body = '%PDF-1.7\n';
-  const offsets: number[] = [];
-  objects.forEach((object, index) => {
-    offsets.push(Buffer.byteLength(body));
-    body += `${index + 1} 0 obj\n${object}\nendobj\n`;
-  });
-  const xref = Buffer.byteLength(body);
-  body += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  for (const offset of offsets) body += `${String(offset).padStart(10, '0')} 00000 n \n`;
-  body += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(body, 'latin1');
-}
-
 beforeAll(async () => {
-  const port = await freePort();
-  stack = await startTestStack({ PORT: String(port), CERTIFICATION_PUBLIC_URL: `http://127.0.0.1:${port}` });
+  stack = await startPublicTestStack();
   [ada, alan, symbeon] = await Promise.all([
     signIn(stack.graphql, devKeys.ada),
     signIn(stack.graphql, devKeys.alan),

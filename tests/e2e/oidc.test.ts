@@ -1,12 +1,7 @@
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devKeys, signIn, startTestStack, type TestStack } from '../kit/index.js';
-import {
-  freePort,
-  startTestOpenIdProvider,
-  TestBrowser,
-  type TestOpenIdProvider,
-} from '../kit/oidc-provider.js';
+import { devKeys, freePort, signIn, startTestStack, type TestStack } from '../kit/index.js';
+import { startTestOpenIdProvider, TestBrowser, type TestOpenIdProvider } from '../kit/oidc-provider.js';
 
 // OpenID Connect sign-in as a browser meets it: the gateway's /auth/oidc routes, a real OpenID Provider
 // (oidc-provider) on its own port, and the one-time code traded through GraphQL.

@@ -3,3 +3,4 @@ export * from './processes.js';
 export * from './stack.js';
 export * from './proxy.js';
 export * from './auth.js';
+export * from './documents.js';

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { canConnect, servicesRequired } from '@symbeon/kernel/testing';
 import { graphqlClient, type GraphQLRequest } from './graphql.js';
-import { internalAuthSecret, startProcess, type RunningProcess } from './processes.js';
+import { freePort, internalAuthSecret, startProcess, type RunningProcess } from './processes.js';
 
 export interface TestStack {
   /** The gateway's origin, e.g. http://127.0.0.1:41234 */
@@ -142,4 +142,17 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
     },
   };
   return stack;
+}
+
+/**
+ * startTestStack with the gateway on a port chosen up front, for flows whose URLs name the public origin
+ * (certification's upload and report URLs: CERTIFICATION_PUBLIC_URL).
+ */
+export async function startPublicTestStack(extraEnv: Record<string, string> = {}): Promise<TestStack> {
+  const port = await freePort();
+  return startTestStack({
+    PORT: String(port),
+    CERTIFICATION_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    ...extraEnv,
+  });
 }
