@@ -47,6 +47,7 @@ const published: Record<string, string> = {
   CertificateRevoked: 'CertificateRevoked',
   CertificateRenewed: 'CertificateRenewed',
   BatchAnchored: 'BatchAnchored',
+  PaymentReceived: 'PaymentReceived',
 };
 
 export function createIndexerStorage(db: Db<typeof schema>) {
@@ -205,6 +206,21 @@ export function createIndexerStorage(db: Db<typeof schema>) {
             txHash: log.txHash,
             logIndex: log.logIndex,
           };
+          if (eventType === 'PaymentReceived') {
+            // Payments' consumer (subgraphs/payments) matches orderRef to its orders; amount is in the token's
+            // smallest unit (wei for the native coin, token = the zero address).
+            await recordEvent(tx, schema, eventType, {
+              chainId: range.chainId,
+              contract: log.address,
+              orderRef: log.args.orderRef,
+              payer: log.args.payer,
+              token: log.args.token,
+              amount: log.args.amount,
+              occurredAt: log.blockTimestamp.toISOString(),
+              ...position,
+            });
+            continue;
+          }
           if (eventType === 'BatchAnchored') {
             await recordEvent(tx, schema, eventType, {
               chainId: range.chainId,
@@ -302,6 +318,9 @@ export function createIndexerStorage(db: Db<typeof schema>) {
             txHash: schema.chainLogs.txHash,
             logIndex: schema.chainLogs.logIndex,
             blockHash: schema.chainLogs.blockHash,
+            blockNumber: schema.chainLogs.blockNumber,
+            address: schema.chainLogs.address,
+            eventName: schema.chainLogs.eventName,
           });
         const removedEvents = await tx
           .delete(schema.certificateEvents)
@@ -358,6 +377,9 @@ export function createIndexerStorage(db: Db<typeof schema>) {
           }
         }
         if (removedLogs.length > 0) {
+          // Each removed log names its contract and event (e.g. PaymentReceived), and its position (block
+          // hash, tx hash, log index) is the one the published event carried, so a consumer can find what it
+          // must disregard; the event may come back in the replay at another position (then it is republished).
           await recordEvent(tx, schema, 'ChainReorganized', {
             chainId,
             commonAncestor: ancestor,
@@ -371,6 +393,30 @@ export function createIndexerStorage(db: Db<typeof schema>) {
           .where(eq(schema.indexerCheckpoints.chainId, chainId));
         return removedEvents.length;
       });
+    },
+
+    /**
+     * The tokens PaymentReceiver allows now, folded from its indexed TokenAllowedSet logs (so as of the
+     * indexed block), checksummed addresses in the order they were first allowed.
+     */
+    async allowedPaymentTokens(chainId: number, receiver: string): Promise<string[]> {
+      const logs = await db
+        .select({ args: schema.chainLogs.args })
+        .from(schema.chainLogs)
+        .where(
+          and(
+            eq(schema.chainLogs.chainId, chainId),
+            eq(schema.chainLogs.address, receiver),
+            eq(schema.chainLogs.eventName, 'TokenAllowedSet'),
+          ),
+        )
+        .orderBy(asc(schema.chainLogs.blockNumber), asc(schema.chainLogs.logIndex));
+      const allowed = new Map<string, boolean>();
+      for (const { args } of logs) {
+        const { token, allowed: value } = args as Record<string, string>;
+        if (token) allowed.set(token, value === 'true');
+      }
+      return [...allowed].filter(([, value]) => value).map(([token]) => token);
     },
 
     async eventsAfter(seq: number, limit: number): Promise<CertificateEventRow[]> {

@@ -54,7 +54,7 @@ function decodedArgs(
 }
 
 /**
- * Follows SymbeonCertificate and CertificateAnchor from their deployment block by polling eth_getLogs in
+ * Follows SymbeonCertificate, CertificateAnchor and PaymentReceiver from their deployment block by polling eth_getLogs in
  * block ranges. Each range is committed in one database transaction with the new checkpoint; before each
  * pass the checkpoint's block hash is compared with the node's, and on a mismatch the index is rolled back
  * to the newest stored block the node still has (the common ancestor) and replayed from there.
@@ -62,12 +62,11 @@ function decodedArgs(
 export function createIndexer(options: IndexerOptions): Indexer {
   const { registry, storage, logger } = options;
   const { provider, chainId } = registry;
-  const addresses = [registry.certificate.address, registry.anchor.address];
-  const byAddress = new Map([
-    [registry.certificate.address.toLowerCase(), registry.certificate.iface],
-    [registry.anchor.address.toLowerCase(), registry.anchor.iface],
-  ]);
-  const startBlock = Math.min(registry.certificate.deployedAt, registry.anchor.deployedAt);
+  // PaymentReceiver is followed when the deployment has one (its PaymentReceived and TokenAllowedSet logs).
+  const followed = [registry.certificate, registry.anchor, ...(registry.payments ? [registry.payments] : [])];
+  const addresses = followed.map((contract) => contract.address);
+  const byAddress = new Map(followed.map((contract) => [contract.address.toLowerCase(), contract.iface]));
+  const startBlock = Math.min(...followed.map((contract) => contract.deployedAt));
   const state: IndexerStatus = { headBlock: null, indexedBlock: null };
   let running: Promise<number> | undefined;
   let timer: NodeJS.Timeout | undefined;
