@@ -22,6 +22,7 @@ import { certificatesResolvers } from './modules/certificates/certificates-resol
 import { createIndexer, type Indexer } from './modules/indexer/indexer.js';
 import { CERTIFICATE_EVENTS_CHANNEL, createIndexerStorage } from './modules/indexer/indexer-storage.js';
 import { openChainRegistry, type ChainRegistry } from './modules/registry/chain-registry.js';
+import { createRegistryResolvers } from './modules/registry/registry-resolvers.js';
 import { createTransactionsManager } from './modules/transactions/transactions-manager.js';
 import { transactionsResolvers } from './modules/transactions/transactions-resolvers.js';
 import { createTransactionsStorage } from './modules/transactions/transactions-storage.js';
@@ -131,7 +132,7 @@ export async function startChainService(deps: ChainDeps): Promise<ChainService> 
     name: 'chain',
     typeDefs: loadSubgraphTypeDefs(here),
     transformSchema: (built) => applyOwnershipRules(built, chainPermissions),
-    resolvers: [certificatesResolvers, transactionsResolvers],
+    resolvers: [certificatesResolvers, transactionsResolvers, createRegistryResolvers(registry, storage.indexer)],
     port: env.CHAIN_PORT,
     host: env.CHAIN_HOST,
     logger,

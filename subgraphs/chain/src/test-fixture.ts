@@ -35,6 +35,8 @@ export interface ChainFixture {
 export async function startChainFixture(
   overrides: Record<string, string> = {},
   deps: Partial<Pick<ChainDeps, 'broadcast'>> = {},
+  /** Which optional contracts to deploy (default: neither PaymentReceiver nor TestUSDC). */
+  contracts: { paymentReceiver?: boolean; testToken?: boolean } = {},
 ): Promise<ChainFixture> {
   const [node, target] = await Promise.all([startAnvil({ port: 0 }), createTestDatabaseTarget()]);
   const folder = mkdtempSync(path.join(tmpdir(), 'symbeon-chain-'));
@@ -43,7 +45,8 @@ export async function startChainFixture(
     rpcUrl: node.rpcUrl,
     deployerKey: deployer.privateKey,
     issuers: [deployer.address],
-    paymentReceiver: false,
+    paymentReceiver: contracts.paymentReceiver ?? false,
+    testToken: contracts.testToken ?? false,
   });
   const deploymentPath = path.join(folder, 'deployment.json');
   writeDeployment(deploymentPath, deployment);
