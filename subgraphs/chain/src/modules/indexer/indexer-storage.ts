@@ -47,6 +47,7 @@ const published: Record<string, string> = {
   CertificateRevoked: 'CertificateRevoked',
   CertificateRenewed: 'CertificateRenewed',
   BatchAnchored: 'BatchAnchored',
+  BatchLeafRevoked: 'BatchLeafRevoked',
   PaymentReceived: 'PaymentReceived',
 };
 
@@ -229,6 +230,19 @@ export function createIndexerStorage(db: Db<typeof schema>) {
               size: Number(log.args.size),
               contentCid: range.toCid(log.args.metadataDigest!),
               issuer: log.args.issuer,
+              ...position,
+            });
+            continue;
+          }
+          if (eventType === 'BatchLeafRevoked') {
+            // One certificate of an anchored batch revoked: certification follows it by batch id and leaf.
+            await recordEvent(tx, schema, eventType, {
+              chainId: range.chainId,
+              contract: log.address,
+              batchId: log.args.batchId,
+              leaf: log.args.leaf,
+              revokedBy: log.args.revokedBy,
+              reason: log.args.reason,
               ...position,
             });
             continue;
