@@ -23,6 +23,22 @@ export interface ProgrammeListQuery {
 export const tables = { outbox: schema.outbox, processedEvents: schema.processedEvents };
 export const ProgrammePublished = 'certification.ProgrammePublished';
 export const ProgrammeArchived = 'certification.ProgrammeArchived';
+/** A published programme's name or price changed (payments keeps its catalogue from these three). */
+export const ProgrammeUpdated = 'certification.ProgrammeUpdated';
+
+/**
+ * What other subgraphs learn of a programme (payments prices orders from it): its name and price. The amount
+ * travels as a decimal string of minor units (JSON has no integers beyond 2^53), both null when free.
+ */
+export function programmeEventPayload(row: ProgrammeRow) {
+  return {
+    programmeId: row.id,
+    slug: row.slug,
+    name: row.name,
+    priceAmountMinor: row.priceAmountMinor == null ? null : String(row.priceAmountMinor),
+    currency: row.priceCurrency,
+  };
+}
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -72,6 +88,9 @@ export function createProgrammesStorage(db: CertificationDb) {
             .set({ ...patch, updatedAt: new Date() })
             .where(and(eq(schema.programmes.id, id), sql`${schema.programmes.status} <> 'ARCHIVED'`))
             .returning();
+          // Payments prices orders from published programmes: it hears of every change that reaches them.
+          if (row?.status === 'PUBLISHED')
+            await recordEvent(tx, tables, ProgrammeUpdated, programmeEventPayload(row));
           if (row && auditorIds) {
             await tx.delete(schema.programmeAuditors).where(eq(schema.programmeAuditors.programmeId, id));
             if (auditorIds.length > 0) {
@@ -110,10 +129,12 @@ export function createProgrammesStorage(db: CertificationDb) {
           .where(and(eq(schema.programmes.id, id), inArray(schema.programmes.status, [...from])))
           .returning();
         if (row) {
-          await recordEvent(tx, tables, to === 'PUBLISHED' ? ProgrammePublished : ProgrammeArchived, {
-            programmeId: row.id,
-            slug: row.slug,
-          });
+          await recordEvent(
+            tx,
+            tables,
+            to === 'PUBLISHED' ? ProgrammePublished : ProgrammeArchived,
+            programmeEventPayload(row),
+          );
         }
         return row;
       });

@@ -84,9 +84,39 @@ describe('programmes', () => {
     expect(published.status).toBe('PUBLISHED');
     expect(published.publishedAt).toBeInstanceOf(Date);
     const events = await database.db.select().from(schema.outbox);
-    expect(events.map((event) => event.type)).toContain('certification.ProgrammePublished');
+    // Payments prices orders from this event: name and price travel with it (minor units as a string).
+    expect(events.find((event) => event.type === 'certification.ProgrammePublished')?.payload).toEqual({
+      programmeId: row.id,
+      slug: 'basics',
+      name: 'Programme basics',
+      priceAmountMinor: '4900',
+      currency: 'EUR',
+    });
     await expect(modules.programmes.publishProgramme(admin, row.id)).rejects.toMatchObject({
       code: 'INVALID_STATE',
+    });
+  });
+
+  it("announces a published programme's new price, and stays quiet about drafts", async () => {
+    const draft = await modules.programmes.createProgramme(admin, programme('quiet-draft'));
+    const updates = async (programmeId: string) =>
+      (await database.db.select().from(schema.outbox)).filter(
+        (event) =>
+          event.type === 'certification.ProgrammeUpdated' &&
+          (event.payload as { programmeId?: string }).programmeId === programmeId,
+      );
+    await modules.programmes.updateProgramme(admin, draft.id, { name: 'Renamed draft' });
+    expect(await updates(draft.id)).toHaveLength(0);
+
+    await modules.programmes.publishProgramme(admin, draft.id);
+    await modules.programmes.updateProgramme(admin, draft.id, {
+      price: { amountMinor: 12_345, currency: 'USD' },
+    });
+    const [announced] = await updates(draft.id);
+    expect(announced?.payload).toMatchObject({
+      priceAmountMinor: '12345',
+      currency: 'USD',
+      name: 'Renamed draft',
     });
   });
 
