@@ -276,6 +276,31 @@ export const knownWallets = certification.table(
   (table) => [index('known_wallets_user_idx').on(table.userId, table.linkedAt)],
 );
 
+/**
+ * Payments settled for programmes, projected from payments' `payments.PaymentSettled` (never read from its
+ * tables): the payment gate lets the buyer's request AWAITING_PAYMENT for that programme go on to issuance.
+ * A payment may settle before the request reaches the gate; it waits here, unclaimed, until one does. One
+ * payment pays for one request (request_id unique once claimed).
+ */
+export const settledPayments = certification.table(
+  'settled_payments',
+  {
+    orderId: uuid('order_id').primaryKey(),
+    userId: uuid('user_id').notNull(),
+    programmeId: uuid('programme_id').notNull(),
+    // Minor units as text: an exact copy of what payments settled, for the trail.
+    amountMinor: text('amount_minor').notNull(),
+    currency: text('currency').notNull(),
+    provider: text('provider').notNull(),
+    settledAt: at('settled_at').notNull(),
+    requestId: uuid('request_id')
+      .unique()
+      .references(() => certificationRequests.id),
+    claimedAt: at('claimed_at'),
+  },
+  (table) => [index('settled_payments_unclaimed_idx').on(table.userId, table.programmeId, table.requestId)],
+);
+
 export const CERTIFICATE_STATES = ['ISSUING', 'VALID', 'REVOKED', 'EXPIRED'] as const;
 
 /**
