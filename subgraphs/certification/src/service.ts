@@ -20,6 +20,7 @@ import { certificatesResolvers } from './modules/certificates/certificates-resol
 import { consumeIssuanceEvents } from './modules/issuance/issuance-consumer.js';
 import { createIssuanceManager } from './modules/issuance/issuance-manager.js';
 import { createIssuanceStorage } from './modules/issuance/issuance-storage.js';
+import { consumePaymentEvents } from './modules/payment-gate/payment-gate-consumer.js';
 import { startAuditJobs } from './modules/audit/audit-consumer.js';
 import { auditResolvers } from './modules/audit/audit-resolvers.js';
 import { withEvidenceAndAudit, type EvidenceAuditOptions } from './modules/audit/evidence-audit-modules.js';
@@ -168,6 +169,11 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
   });
   const issuanceEvents = await consumeIssuanceEvents(database.db, deps.transport, issuance);
   const lifecycleEvents = await consumeLifecycleEvents(database.db, deps.transport, modules.lifecycle);
+  const paymentEvents = await consumePaymentEvents(
+    database.db,
+    deps.transport,
+    logger.child({ module: 'payment-gate' }),
+  );
   const expirySweep = startExpirySweep(modules.lifecycle, env.CERTIFICATION_EXPIRY_SWEEP_SECONDS, (error) =>
     logger.error({ err: error }, 'expiry sweep failed'),
   );
@@ -217,6 +223,7 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
       await auditJobs.close();
       await issuanceEvents.close();
       await lifecycleEvents.close();
+      await paymentEvents.close();
       await expirySweep.close();
       await relay.close();
       await database.close();
