@@ -302,11 +302,52 @@ export const settledPayments = certification.table(
 );
 
 export const CERTIFICATE_STATES = ['ISSUING', 'VALID', 'REVOKED', 'EXPIRED'] as const;
+export const BATCH_STATES = ['OPEN', 'ANCHORING', 'ANCHORED'] as const;
+
+/**
+ * Merkle batches of certificates (programmes in MERKLE_BATCH mode). Written only by the batches storage: OPEN
+ * while members join (certificates.batch_id, one open batch per programme); ANCHORING once closed — tree,
+ * proofs, manifest and the anchorBatch command written in one transaction; ANCHORED when the chain reports
+ * BatchAnchored for its root.
+ */
+export const certificateBatches = certification.table(
+  'certificate_batches',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    programmeId: uuid('programme_id')
+      .notNull()
+      .references(() => programmes.id),
+    status: text('status', { enum: BATCH_STATES }).notNull().default('OPEN'),
+    // 0x + 64 lower-case hex, set when the batch closes; uint256(root) is the on-chain batch id.
+    merkleRoot: text('merkle_root').unique(),
+    size: integer('size').notNull().default(0),
+    // The batch manifest on IPFS (root, leaf encoding, every leaf, the tree): anchored as its sha-256 digest.
+    manifestCid: text('manifest_cid'),
+    // The chain's idempotency key: the batch id.
+    commandId: text('command_id'),
+    openedAt: at('opened_at').notNull().defaultNow(),
+    closedAt: at('closed_at'),
+    anchoredAt: at('anchored_at'),
+    chainId: integer('chain_id'),
+    txHash: text('tx_hash'),
+    blockNumber: integer('block_number'),
+    // The account that anchored it (held ISSUER_ROLE on the anchor contract).
+    anchoredBy: text('anchored_by'),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (table) => [
+    uniqueIndex('certificate_batches_one_open')
+      .on(table.programmeId)
+      .where(sql`${table.status} = 'OPEN'`),
+    index('certificate_batches_status_idx').on(table.status, table.openedAt),
+  ],
+);
 
 /**
  * One certificate per request. Written by the issuance module: ISSUING when its documents are stored and
- * the chain was asked to issue; VALID once the chain reported CertificateIssued for its token id; REVOKED on
- * CertificateRevoked. Until the holder's wallet is known the documents are not built (null columns).
+ * the chain was asked to issue; VALID once the chain reported CertificateIssued for its token id (BatchAnchored
+ * for its batch's root); REVOKED on CertificateRevoked (BatchLeafRevoked). Until the holder's wallet is known
+ * the documents are not built (null columns).
  */
 export const certificates = certification.table(
   'certificates',
@@ -340,10 +381,19 @@ export const certificates = certification.table(
     blockNumber: integer('block_number'),
     revokedAt: at('revoked_at'),
     revokedReason: text('revoked_reason'),
+    // MERKLE_BATCH programmes: no token (token_id stays null); the certificate is a leaf of an anchored batch.
+    batchId: uuid('batch_id').references(() => certificateBatches.id),
+    // keccak256(keccak256(abi.encode(holder, metadata sha-256, expiresAt))) (StandardMerkleTree), 0x-hex.
+    leaf: text('leaf'),
+    // The Merkle proof of the leaf against the batch's root (0x-hex siblings), written when the batch closes.
+    proof: jsonb('proof').$type<string[]>(),
     createdAt: at('created_at').notNull().defaultNow(),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },
-  (table) => [index('certificates_holder_idx').on(table.holderId, table.status)],
+  (table) => [
+    index('certificates_holder_idx').on(table.holderId, table.status),
+    uniqueIndex('certificates_batch_leaf').on(table.batchId, table.leaf),
+  ],
 );
 
 export const { outbox, processedEvents } = eventTables(certification);
