@@ -26,6 +26,22 @@ const chainCommand = z.discriminatedUnion('kind', [
     contentCid: z.string(),
     expiresAt: z.string().nullable(),
   }),
+  // A Merkle batch of certificates: root, leaf count, and the CID of the batch's manifest (anchored as its
+  // sha-256 digest, like an issue's content CID). The transaction manager validates the values.
+  z.object({
+    commandId,
+    kind: z.literal('anchorBatch'),
+    merkleRoot: z.string(),
+    size: z.number().int(),
+    metadataCid: z.string(),
+  }),
+  z.object({
+    commandId,
+    kind: z.literal('revokeInBatch'),
+    batchId: z.string(),
+    leaf: z.string(),
+    reason: z.string(),
+  }),
 ]);
 type ChainCommandPayload = z.infer<typeof chainCommand>;
 
@@ -43,11 +59,20 @@ function toSubmission(command: ChainCommandPayload): Parameters<TransactionsMana
       const { tokenId, contentCid, expiresAt } = command;
       return { kind: 'renew', tokenId, contentCid, expiresAt, idempotencyKey };
     }
+    case 'anchorBatch': {
+      const { merkleRoot, size, metadataCid } = command;
+      return { kind: 'anchorBatch', merkleRoot, size, metadataCid, idempotencyKey };
+    }
+    case 'revokeInBatch': {
+      const { batchId, leaf, reason } = command;
+      return { kind: 'revokeInBatch', batchId, leaf, reason, idempotencyKey };
+    }
   }
 }
 
 /**
- * Sends the contract calls other subgraphs ask for on the bus (issue, revoke, renew), once per command id (the transaction
+ * Sends the contract calls other subgraphs ask for on the bus (issue, revoke, renew, anchorBatch, revokeInBatch), once per
+ * command id (the transaction
  * manager's idempotency key).
  *
  * Not kernel's consumeEvents: its handler runs inside the database transaction that marks the event

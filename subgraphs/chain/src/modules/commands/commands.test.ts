@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { cidToDigest } from '@symbeon/contracts';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { certificateAnchorAbi, cidToDigest } from '@symbeon/contracts';
 import { anvilDevAccounts } from '@symbeon/kernel/anvil';
+import { Contract, hexlify } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomCid, startChainFixture, type ChainFixture } from '../../test-fixture.js';
 import { ChainCommandRequested } from './commands-consumer.js';
@@ -150,5 +151,76 @@ describe('chain commands from the bus', () => {
     }, 'the indexer to see the revocation');
     const rows = await chain.service.modules.storage.transactions.list({ limit: 200 });
     expect(rows.filter((row) => row.idempotencyKey === renewKey)).toHaveLength(1);
+  });
+
+  it('anchors a Merkle batch and revokes one of its leaves through the bus, once per command id', async () => {
+    const seen: Array<{ type: string; payload: Record<string, unknown> }> = [];
+    const listening = await chain.transport.subscribe(
+      async (event) => {
+        seen.push({ type: event.type, payload: event.payload as Record<string, unknown> });
+      },
+      { group: 'commands-test-batches', types: ['BatchAnchored', 'BatchLeafRevoked'] },
+    );
+    try {
+      const root = hexlify(randomBytes(32));
+      const leaf = hexlify(randomBytes(32));
+      const manifestCid = await randomCid();
+      const batchKey = randomUUID();
+      const anchorCommand = {
+        commandId: batchKey,
+        kind: 'anchorBatch',
+        merkleRoot: root,
+        size: 2,
+        metadataCid: manifestCid,
+      };
+      await Promise.all([publish(anchorCommand), publish(anchorCommand)]);
+      expect(
+        await until(async () => {
+          const row = await db().findByKey(batchKey);
+          return row?.status === 'MINED' ? row : undefined;
+        }, 'the anchor'),
+      ).toMatchObject({
+        kind: 'anchorBatch',
+        toAddress: chain.deployment.contracts.CertificateAnchor.address,
+      });
+      const batchId = BigInt(root).toString();
+      const anchored = await until(
+        async () => seen.find((event) => event.type === 'BatchAnchored' && event.payload.batchId === batchId),
+        'BatchAnchored from the indexer',
+      );
+      expect(anchored.payload).toMatchObject({
+        size: 2,
+        contentCid: manifestCid,
+        issuer: anvilDevAccounts[0].address,
+      });
+
+      const revokeKey = `${batchKey}:revoke:${leaf}`;
+      await publish({ commandId: revokeKey, kind: 'revokeInBatch', batchId, leaf, reason: 'fraud' });
+      await until(async () => (await db().findByKey(revokeKey))?.status === 'MINED', 'the batch revocation');
+      const revoked = await until(
+        async () => seen.find((event) => event.type === 'BatchLeafRevoked' && event.payload.leaf === leaf),
+        'BatchLeafRevoked from the indexer',
+      );
+      expect(revoked.payload).toMatchObject({
+        batchId,
+        reason: 'fraud',
+        revokedBy: anvilDevAccounts[0].address,
+      });
+      const anchor = new Contract(
+        chain.deployment.contracts.CertificateAnchor.address,
+        certificateAnchorAbi,
+        chain.provider,
+      );
+      expect(await anchor.getFunction('isRevokedInBatch').staticCall(batchId, leaf)).toBe(true);
+      const rows = await chain.service.modules.storage.transactions.list({ limit: 200 });
+      expect(rows.filter((row) => row.idempotencyKey === batchKey)).toHaveLength(1);
+      // A batch command with a malformed root sends nothing.
+      const badKey = randomUUID();
+      await publish({ ...anchorCommand, commandId: badKey, merkleRoot: '0x1234' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await db().findByKey(badKey)).toBeUndefined();
+    } finally {
+      await listening.close();
+    }
   });
 });

@@ -110,13 +110,22 @@ export type IssueCommand = z.input<typeof issueInput>;
 export type RevokeCommand = z.input<typeof revokeInput>;
 export type RenewCommand = z.input<typeof renewInput>;
 export type AnchorBatchCommand = z.input<typeof anchorBatchInput>;
+/** One certificate of an anchored batch: the batch id (its Merkle root as uint256) and the leaf's hash. */
+export const revokeInBatchInput = z.object({
+  batchId: tokenId,
+  leaf: bytes32.transform((value) => value.toLowerCase()),
+  reason: z.string().trim().max(500, 'is at most 500 characters').default(''),
+  idempotencyKey,
+});
+export type RevokeInBatchCommand = z.input<typeof revokeInBatchInput>;
 
 /** A contract call any caller (GraphQL, an event consumer) can request. */
 export type ChainCommand =
   | ({ kind: 'issue' } & IssueCommand)
   | ({ kind: 'revoke' } & RevokeCommand)
   | ({ kind: 'renew' } & RenewCommand)
-  | ({ kind: 'anchorBatch' } & AnchorBatchCommand);
+  | ({ kind: 'anchorBatch' } & AnchorBatchCommand)
+  | ({ kind: 'revokeInBatch' } & RevokeInBatchCommand);
 
 interface Fees {
   maxFeePerGas: bigint;
@@ -211,6 +220,18 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
             size: String(input.size),
             metadataDigest: input.metadataCid,
           },
+        };
+      }
+      case 'revokeInBatch': {
+        const input = parseInput(revokeInBatchInput, command);
+        return {
+          to: registry.anchor.address,
+          data: registry.anchor.iface.encodeFunctionData('revokeInBatch', [
+            input.batchId,
+            input.leaf,
+            input.reason,
+          ]),
+          stored: { batchId: input.batchId, leaf: input.leaf, reason: input.reason },
         };
       }
     }
@@ -509,6 +530,7 @@ export function createTransactionsManager(options: TransactionsManagerOptions) {
     revoke: (input: RevokeCommand) => submit({ kind: 'revoke', ...input }),
     renew: (input: RenewCommand) => submit({ kind: 'renew', ...input }),
     anchorBatch: (input: AnchorBatchCommand) => submit({ kind: 'anchorBatch', ...input }),
+    revokeInBatch: (input: RevokeInBatchCommand) => submit({ kind: 'revokeInBatch', ...input }),
 
     /** Polls until the transaction is MINED, FAILED or REPLACED (tests, synchronous callers). */
     async waitSettled(id: string, timeoutMs = 20_000): Promise<TransactionRow> {
