@@ -132,7 +132,11 @@ export async function startChainService(deps: ChainDeps): Promise<ChainService> 
     name: 'chain',
     typeDefs: loadSubgraphTypeDefs(here),
     transformSchema: (built) => applyOwnershipRules(built, chainPermissions),
-    resolvers: [certificatesResolvers, transactionsResolvers, createRegistryResolvers(registry, storage.indexer)],
+    resolvers: [
+      certificatesResolvers,
+      transactionsResolvers,
+      createRegistryResolvers(registry, storage.indexer),
+    ],
     port: env.CHAIN_PORT,
     host: env.CHAIN_HOST,
     logger,
