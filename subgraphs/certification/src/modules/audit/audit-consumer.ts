@@ -12,7 +12,7 @@ import * as schema from '../../db/schema.js';
 import type { CertificationDb } from '../programmes/programmes-storage.js';
 import { RequestEvents } from '../requests/request-states.js';
 import type { AuditManager } from './audit-manager.js';
-import type { AuditStorage } from './audit-storage.js';
+import { AuditRetryRequested, type AuditStorage } from './audit-storage.js';
 
 export const AUDIT_JOB = 'certification.audit';
 /** Attempts of one audit, the first included; retries wait 2 s, 4 s, 8 s, 16 s. */
@@ -68,11 +68,16 @@ export interface AuditJobs {
 export async function startAuditJobs(deps: AuditJobsDeps): Promise<AuditJobs> {
   const { audits, manager, logger } = deps;
   const queue = deps.queue ?? (await createJobQueue(deps.env, 'certification'));
-  const enqueue = (requestId: string) =>
+  // A retry is a new job (BullMQ keeps a failed job's id and would ignore the same one again).
+  const enqueue = (requestId: string, retryId?: string) =>
     queue.enqueue(
       AUDIT_JOB,
       { requestId },
-      { jobId: auditJobId(requestId), attempts: AUDIT_ATTEMPTS, backoffMs: AUDIT_BACKOFF_MS },
+      {
+        jobId: retryId ? `${auditJobId(requestId)}-retry-${retryId}` : auditJobId(requestId),
+        attempts: AUDIT_ATTEMPTS,
+        backoffMs: AUDIT_BACKOFF_MS,
+      },
     );
 
   const worker: Worker = queue.process<{ requestId: string }, unknown>(
@@ -99,10 +104,15 @@ export async function startAuditJobs(deps: AuditJobsDeps): Promise<AuditJobs> {
       tables,
       transport: deps.transport,
       consumer: 'certification.audit-starter',
-      types: [RequestEvents.Submitted],
+      types: [RequestEvents.Submitted, AuditRetryRequested],
       handle: async (event, tx) => {
         if (!isSubmitted(event.payload))
           throw new Error(`Malformed ${event.type} payload in event ${event.id}`);
+        if (event.type === AuditRetryRequested) {
+          const retryId = (event.payload as { retryId?: unknown }).retryId;
+          await enqueue(event.payload.requestId, typeof retryId === 'string' ? retryId : event.id);
+          return;
+        }
         await audits.ensureQueued(tx, event.payload.requestId);
         // Inside the consumer's transaction: if it rolls back, the redelivery enqueues again (same job id).
         await enqueue(event.payload.requestId);

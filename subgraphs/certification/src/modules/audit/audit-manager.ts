@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { DomainError, ErrorCode, type ContentStore, type Logger } from '@symbeon/kernel';
+import { DomainError, ErrorCode, type ContentStore, type Logger, type Principal } from '@symbeon/kernel';
 import type { EvidenceStorage } from '../evidence/evidence-storage.js';
 import type { ProgrammeRow, ProgrammesStorage } from '../programmes/programmes-storage.js';
 import type { RequestState } from '../requests/request-states.js';
-import { INVALID_TRANSITION, systemActor, type RequestsManager } from '../requests/requests-manager.js';
+import {
+  capacitiesOf,
+  INVALID_TRANSITION,
+  systemActor,
+  type RequestsManager,
+} from '../requests/requests-manager.js';
 import type { RequestRow, RequestsStorage } from '../requests/requests-storage.js';
 import {
   BUILT_IN_CHECKS,
@@ -17,6 +22,7 @@ import {
   readDocument,
   type BuiltInCheck,
 } from './audit-checks.js';
+import { isUuid } from '../shared/validation.js';
 import type { AuditCheckResult, AuditRow, AuditStorage } from './audit-storage.js';
 
 /** The name the audit's transitions carry in the trail. */
@@ -221,6 +227,44 @@ export function createAuditManager(deps: AuditManagerDeps) {
 
   return {
     run,
+
+    /**
+     * Runs an audit that gave up (ERROR: its job failed every attempt, e.g. the content store was down) once
+     * more, for an administrator or an auditor assigned to the programme. The request stays AUDITING
+     * meanwhile; nothing else changes. INVALID_STATE when there is nothing to retry.
+     */
+    async retry(principal: Principal, requestId: string): Promise<RequestRow> {
+      const notFound = new DomainError(
+        ErrorCode.NOT_FOUND,
+        `No certification request with id "${requestId}"`,
+        'id',
+      );
+      const request = isUuid(requestId) ? await reload(requestId) : undefined;
+      if (!request) throw notFound;
+      const auditorIds = (await deps.programmes.findAuditors([request.programmeId])).map(
+        (row) => row.auditorId,
+      );
+      const capacities = capacitiesOf(principal, request, auditorIds);
+      if (!capacities.has('ADMIN') && !capacities.has('AUDITOR')) {
+        // The requester learns nothing new from this error; strangers learn nothing at all.
+        if (capacities.has('REQUESTER'))
+          throw new DomainError(
+            ErrorCode.FORBIDDEN,
+            "Only an administrator or an auditor assigned to the request's programme can retry its audit",
+          );
+        throw notFound;
+      }
+      const audit = await deps.audits.find(requestId);
+      if (request.status !== 'AUDITING' || audit?.status !== 'ERROR')
+        throw new DomainError(
+          ErrorCode.INVALID_STATE,
+          `Only an audit that gave up can be retried (the request is ${request.status}, its audit ${audit?.status ?? 'not started'})`,
+        );
+      if (!(await deps.audits.requeueAfterError(requestId)))
+        throw new DomainError(ErrorCode.CONFLICT, 'The audit was retried meanwhile');
+      deps.logger.info({ requestId }, 'automated audit retry requested');
+      return request;
+    },
 
     /** Called when the job's last attempt failed: the audit shows ERROR, the request stays AUDITING. */
     async giveUp(requestId: string, error: unknown): Promise<void> {

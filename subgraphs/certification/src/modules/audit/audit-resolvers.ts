@@ -1,4 +1,4 @@
-import type { GraphQLResolverMap } from '@symbeon/kernel';
+import { asResult, type GraphQLResolverMap } from '@symbeon/kernel';
 import type { CertificationContext } from '../../context.js';
 import type { RequestRow } from '../requests/requests-storage.js';
 import type { AuditRow } from './audit-storage.js';
@@ -8,6 +8,10 @@ type Context = CertificationContext;
 // Who may read the audit is the request's own shield rule (permissions.ts): requester, assigned auditors,
 // administrators.
 export const auditResolvers: GraphQLResolverMap<Context> = {
+  Mutation: {
+    retryCertificationAudit: (_: unknown, args: { id: string }, context: Context) =>
+      asResult(async () => ({ request: await context.audits.retry(context.principal, args.id) })),
+  },
   CertificationRequest: {
     audit: (request: RequestRow, _: unknown, context: Context) =>
       context.loaders.auditByRequest.load(request.id),

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
 import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
+import { recordEvent } from '@symbeon/kernel';
 import * as schema from '../../db/schema.js';
 import type { AuditCheckResult } from '../../db/schema.js';
 
@@ -11,6 +13,9 @@ export type AuditRow = typeof schema.requestAudits.$inferSelect;
 export type AuditStatus = AuditRow['status'];
 
 const audits = schema.requestAudits;
+
+/** An operator asked for an audit that gave up (ERROR) to run again; the audit consumer queues a new job. */
+export const AuditRetryRequested = 'certification.AuditRetryRequested';
 const FINISHED: AuditStatus[] = ['PASSED', 'FAILED'];
 
 type Executor = Pick<CertificationDb, 'insert' | 'select' | 'update'>;
@@ -98,6 +103,30 @@ export function createAuditStorage(db: CertificationDb) {
         .update(audits)
         .set({ status: 'ERROR', error: message.slice(0, 2000), finishedAt: now, updatedAt: now })
         .where(and(eq(audits.requestId, requestId), notInArray(audits.status, FINISHED)));
+    },
+
+    /**
+     * An audit that gave up goes back to QUEUED (its checks and error cleared; the previous attempts still
+     * counted) and a retry is announced, in one transaction; false when the audit is not in ERROR (any more).
+     */
+    async requeueAfterError(requestId: string): Promise<boolean> {
+      return db.transaction(async (tx) => {
+        const now = new Date();
+        const [row] = await tx
+          .update(audits)
+          .set({ status: 'QUEUED', error: null, progress: 0, checks: [], finishedAt: null, updatedAt: now })
+          .where(and(eq(audits.requestId, requestId), eq(audits.status, 'ERROR')))
+          .returning({ requestId: audits.requestId });
+        if (!row) return false;
+        await recordEvent(
+          tx,
+          { outbox: schema.outbox, processedEvents: schema.processedEvents },
+          AuditRetryRequested,
+          { requestId, retryId: randomUUID() },
+        );
+        await notifyLive(tx, requestId);
+        return true;
+      });
     },
 
     async findByRequests(requestIds: readonly string[]): Promise<AuditRow[]> {

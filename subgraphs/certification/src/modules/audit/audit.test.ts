@@ -28,7 +28,9 @@ import {
   startAuditJobs,
   type AuditJobs,
 } from './audit-consumer.js';
+import { systemActor } from '../requests/requests-manager.js';
 import { AUDIT_ACTOR } from './audit-manager.js';
+import { AuditRetryRequested } from './audit-storage.js';
 
 // The automated audit on a real database and a real embedded content store (temporary DATA_DIR): the
 // manager run directly, and once end to end through the outbox relay, the Submitted consumer and the job queue.
@@ -276,6 +278,43 @@ describe('the automated audit', () => {
   });
 });
 
+/** The request whose audit gave up and was retried in 'the automated audit'; the job suite runs the retry. */
+let retried: { id: string; retryId: string } | undefined;
+
+describe('an audit that gave up', () => {
+  it('is retried by an assigned auditor or an administrator only, once, and runs again', async () => {
+    const { id, requester } = await submitted(plain);
+    await modules.requests.transition(id, 'AUDITING', { actor: systemActor(AUDIT_ACTOR) });
+    await modules.storage.audits.ensureQueued(database.db, id);
+    // What the worker does after the job's last attempt failed (e.g. the content store was unreachable).
+    await modules.audits.giveUp(id, new Error('content store unreachable'));
+    expect((await modules.storage.audits.find(id))?.status).toBe('ERROR');
+
+    await expect(modules.audits.retry(requester, id)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const stranger = principal(randomUUID(), ['AUDITOR']);
+    await expect(modules.audits.retry(stranger, id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(modules.audits.retry(auditor, 'not-an-id')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await modules.storage.audits.find(id))?.status).toBe('ERROR');
+
+    const request = await modules.audits.retry(auditor, id);
+    expect(request.status).toBe('AUDITING');
+    expect(await modules.storage.audits.find(id)).toMatchObject({ status: 'QUEUED', error: null });
+    const announced = (await database.db.select().from(schema.outbox)).filter(
+      (event) =>
+        event.type === AuditRetryRequested && (event.payload as { requestId: string }).requestId === id,
+    );
+    expect(announced).toHaveLength(1);
+    // Nothing to retry any more: refused, nothing announced twice.
+    await expect(modules.audits.retry(admin, id)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    retried = { id, retryId: (announced[0]!.payload as { retryId: string }).retryId };
+  });
+
+  it('cannot be retried while it has not given up', async () => {
+    const { id } = await submitted(plain);
+    await expect(modules.audits.retry(admin, id)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+  });
+});
+
 describe('the audit job, started by CertificationRequestSubmitted', () => {
   let transport: EventTransport;
   let queue: JobQueue;
@@ -365,5 +404,21 @@ describe('the audit job, started by CertificationRequestSubmitted', () => {
       passed: true,
     });
     expect(await reportOf(audit.reportCid!)).toMatchObject({ requestId: request.id, passed: true });
+  });
+
+  it('runs a retried audit as a new job (the failed one keeps its id) and moves the request on', async () => {
+    if (!retried) throw new Error('the retry suite did not run');
+    const { id, retryId } = retried;
+    const status = await until(async () => {
+      const current = await statusOf(id);
+      return current === 'AWAITING_REVIEW' ? current : undefined;
+    });
+    expect(status).toBe('AWAITING_REVIEW');
+    const job = await until(async () => {
+      const found = await queue.getJob(`${auditJobId(id)}-retry-${retryId}`);
+      return found?.state === 'completed' ? found : undefined;
+    });
+    expect(job.state).toBe('completed');
+    expect((await modules.storage.audits.find(id))?.status).toBe('PASSED');
   });
 });
