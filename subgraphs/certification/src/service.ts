@@ -113,6 +113,14 @@ export function createCertificationModules(
       publicUrl: uploads.publicUrl ?? 'http://localhost:8000',
       renewalWindowDays: lifecycle.renewalWindowDays ?? 30,
       ...(lifecycle.now ? { now: lifecycle.now } : {}),
+      ...(readers
+        ? {
+            chainTime: async () => {
+              const block = await readers.chain.provider().getBlock('latest');
+              return block ? new Date(block.timestamp * 1000) : undefined;
+            },
+          }
+        : {}),
       logger: logger.child({ module: 'lifecycle' }),
     }),
   };

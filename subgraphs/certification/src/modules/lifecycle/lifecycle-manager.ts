@@ -65,6 +65,13 @@ export interface LifecycleOptions {
   logger: Logger;
   /** The clock (tests move it). */
   now?: () => Date;
+  /**
+   * The chain's time (its latest block's timestamp), when there is a chain. Expiry is the contract's rule
+   * (block time ≥ expiresAt), so the sweep and the renewal window go by the later of the two clocks: on a
+   * development chain moved forward (anvil's evm_increaseTime) certificates expire with the chain, as the
+   * verification already says.
+   */
+  chainTime?: () => Promise<Date | undefined>;
 }
 
 const LIVE_REQUEST: readonly RequestState[] = ['ISSUED', 'RENEWAL_DUE', 'RENEWED'];
@@ -77,6 +84,15 @@ const LIVE_REQUEST: readonly RequestState[] = ['ISSUED', 'RENEWAL_DUE', 'RENEWED
 export function createLifecycleManager(options: LifecycleOptions) {
   const { db, logger } = options;
   const now = options.now ?? (() => new Date());
+  /** The later of the wall clock and the chain's (an unreachable chain leaves the wall clock). */
+  async function currentTime(): Promise<Date> {
+    const wall = now();
+    const chain = await options.chainTime?.().catch((error: unknown) => {
+      logger.debug({ err: error }, 'chain time unavailable: the wall clock decides');
+      return undefined;
+    });
+    return chain && chain > wall ? chain : wall;
+  }
 
   function within(tx: CertificationDb) {
     const programmes = createProgrammesStorage(tx);
@@ -168,7 +184,7 @@ export function createLifecycleManager(options: LifecycleOptions) {
         );
       const { programmes, requestRows } = within(db);
       const [request] = await requestRows.findByIds([certificate.requestId]);
-      const at = now();
+      const at = await currentTime();
       const expiresAt = certificate.expiresAt!;
       const inWindow = expiresAt.getTime() - at.getTime() <= options.renewalWindowDays * DAY_MS;
       const renewable =
@@ -250,7 +266,8 @@ export function createLifecycleManager(options: LifecycleOptions) {
      * Marks certificates past their expiry EXPIRED (announced), moves their requests to EXPIRED, and live
      * requests within the renewal window to RENEWAL_DUE. One replica at a time (advisory lock); idempotent.
      */
-    async sweep(at: Date = now()): Promise<{ expired: number; renewalDue: number }> {
+    async sweep(when?: Date): Promise<{ expired: number; renewalDue: number }> {
+      const at = when ?? (await currentTime());
       return db.transaction(async (tx) => {
         const { certificates, lifecycle } = within(tx);
         await lifecycle.lockSweep();

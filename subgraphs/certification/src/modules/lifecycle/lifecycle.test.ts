@@ -193,23 +193,26 @@ describe('verification link', () => {
 });
 
 describe('expiry sweep', () => {
-  it('marks expired certificates EXPIRED once, announces them, and moves their requests to EXPIRED', async () => {
+  it("marks expired certificates EXPIRED once by the chain's clock, announces them, and moves their requests to EXPIRED", async () => {
     const { requestId, certificate } = await validCertificate();
+    await modules.lifecycle.sweep();
+    expect(await statusOf(requestId)).toBe('ISSUED');
+    // The development chain moved past the expiry (the wall clock has not): the contract's rule decides.
     const later = new Date(certificate.expiresAt!.getTime() + 1000);
-    const first = await modules.lifecycle.sweep(later);
+    await provider.send('evm_setNextBlockTimestamp', [Math.floor(later.getTime() / 1000) + 60]);
+    await provider.send('evm_mine', []);
+    const first = await modules.lifecycle.sweep();
     expect(first.expired).toBeGreaterThanOrEqual(1);
     expect(await statusOf(requestId)).toBe('EXPIRED');
     expect(await certificateOf(requestId)).toMatchObject({ status: 'EXPIRED' });
-    expect(await modules.lifecycle.sweep(later)).toEqual({ expired: 0, renewalDue: 0 });
+    expect(await modules.lifecycle.sweep()).toEqual({ expired: 0, renewalDue: 0 });
     const announced = (
       await database.db.select().from(schema.outbox).where(eq(schema.outbox.type, CertificateExpired))
     ).filter((row) => (row.payload as { certificateId: string }).certificateId === certificate.id);
     expect(announced).toHaveLength(1);
     const trail = await modules.storage.requests.findTransitions([requestId]);
     expect(trail.at(-1)).toMatchObject({ toStatus: 'EXPIRED', actorKind: 'SYSTEM' });
-    // The chain agrees once its time passes the expiry.
-    await provider.send('evm_setNextBlockTimestamp', [Math.floor(later.getTime() / 1000) + 60]);
-    await provider.send('evm_mine', []);
+    // Verification agrees.
     const verification = await modules.verification.verify({ id: certificate.id });
     expect(verification.verdict).toBe('EXPIRED');
   });
