@@ -48,6 +48,17 @@ import { supergraphFile } from './supergraph-file.js';
 
 /** The largest evidence document a certification programme may accept (its `maxBytes` limit, 100 MiB). */
 const MAX_EVIDENCE_UPLOAD_BYTES = 100 * 1024 * 1024;
+/** Payment providers' webhook events are small JSON documents; anything larger is not one. */
+const MAX_WEBHOOK_BYTES = 512 * 1024;
+/** The headers Stripe and PayPal sign their webhook deliveries with; the payments subgraph verifies them. */
+const STRIPE_WEBHOOK_HEADERS = ['stripe-signature'];
+const PAYPAL_WEBHOOK_HEADERS = [
+  'paypal-transmission-id',
+  'paypal-transmission-time',
+  'paypal-transmission-sig',
+  'paypal-cert-url',
+  'paypal-auth-algo',
+];
 
 export interface GatewayDeps {
   env: GatewayEnv;
@@ -258,6 +269,16 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     }
     return certificationFor.origin;
   };
+  // Payments' origin, for the providers' webhooks (POST /webhooks/stripe, /webhooks/paypal).
+  let paymentsFor: { sdl: string; origin: URL | undefined } | undefined;
+  const paymentsOrigin = (): URL | undefined => {
+    const sdl = source.current();
+    if (paymentsFor?.sdl !== sdl) {
+      const found = subgraphs().find(({ name }) => name.toLowerCase() === 'payments');
+      paymentsFor = { sdl, origin: found ? new URL(found.url) : undefined };
+    }
+    return paymentsFor.origin;
+  };
   const identityJwks = () => {
     const origin = identityOrigin();
     return origin ? new URL(JWKS_PATH, origin) : undefined;
@@ -354,6 +375,22 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
         await handle(req, res, identity);
       },
       [JWKS_PATH]: jwksProxy({ upstream: identityJwks }),
+      // Payment providers' webhooks: the body passes byte for byte (signatures cover the exact bytes) with the
+      // providers' signature headers; payments verifies them. Counted per client address like /auth/.
+      '/webhooks/stripe': passThrough({
+        upstream: paymentsOrigin,
+        methods: ['POST'],
+        extraRequestHeaders: STRIPE_WEBHOOK_HEADERS,
+        maxBodyBytes: MAX_WEBHOOK_BYTES,
+        admit: admitByClientAddress(limiter),
+      }),
+      '/webhooks/paypal': passThrough({
+        upstream: paymentsOrigin,
+        methods: ['POST'],
+        extraRequestHeaders: PAYPAL_WEBHOOK_HEADERS,
+        maxBodyBytes: MAX_WEBHOOK_BYTES,
+        admit: admitByClientAddress(limiter),
+      }),
     },
     prefixRoutes: {
       // Files from the content store; counted per client address like /auth/.
