@@ -4,3 +4,5 @@ export * from './stack.js';
 export * from './proxy.js';
 export * from './auth.js';
 export * from './documents.js';
+export * from './stripe-fake.js';
+export * from './paypal-fake.js';
