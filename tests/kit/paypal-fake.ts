@@ -40,6 +40,11 @@ export interface FakePayPal {
   /** A pending capture clearing later; returns the PAYMENT.CAPTURE.COMPLETED event PayPal then sends. */
   completeCapture(captureId: string): FakePayPalEvent;
   event(eventType: string, resourceType: string, resource: Json): FakePayPalEvent;
+  /** The exact body and transmission headers PayPal would send for the event (`tamper`: a wrong signature). */
+  sign(
+    event: FakePayPalEvent,
+    options?: { tamper?: boolean },
+  ): { body: string; headers: Record<string, string> };
   /**
    * POSTs the event the way PayPal delivers webhooks: its JSON bytes with the transmission headers. The
    * signature is one this fake's verify-webhook-signature endpoint accepts for this exact body and the
@@ -314,14 +319,13 @@ export async function startFakePayPal(options: { webhookId?: string } = {}): Pro
       return event('PAYMENT.CAPTURE.COMPLETED', 'capture', captureView(capture));
     },
     event,
-    async deliver(url, delivered, deliverOptions = {}) {
-      const body = JSON.stringify(delivered);
+    sign(signed, signOptions = {}) {
+      const body = JSON.stringify(signed);
       const transmissionId = randomBytes(16).toString('hex');
       const time = iso();
-      let signature = sign(transmissionId, time, webhookId, body);
-      if (deliverOptions.tamper) signature = sign(transmissionId, time, webhookId, `${body} `);
-      return fetch(url, {
-        method: 'POST',
+      const signature = sign(transmissionId, time, webhookId, signOptions.tamper ? `${body} ` : body);
+      return {
+        body,
         headers: {
           'content-type': 'application/json',
           'paypal-transmission-id': transmissionId,
@@ -330,8 +334,11 @@ export async function startFakePayPal(options: { webhookId?: string } = {}): Pro
           'paypal-cert-url': certUrl,
           'paypal-auth-algo': 'SHA256withRSA',
         },
-        body,
-      });
+      };
+    },
+    async deliver(url, delivered, deliverOptions = {}) {
+      const { body, headers } = fake.sign(delivered, deliverOptions);
+      return fetch(url, { method: 'POST', headers, body });
     },
     stop: () =>
       new Promise<void>((resolve) => {

@@ -44,6 +44,11 @@ export interface FakeStripe {
   refundOutside(paymentIntentId: string, amount?: number): FakeStripeEvent;
   /** An event of `type` carrying a copy of `object`; `created` (seconds) defaults to now. */
   event(type: string, object: StripeObject, created?: number): FakeStripeEvent;
+  /** The exact bytes and `Stripe-Signature` header Stripe would send for the event. */
+  sign(
+    event: FakeStripeEvent,
+    options?: { secret?: string; timestamp?: number },
+  ): { payload: string; signature: string };
   /**
    * POSTs the event to `url` the way Stripe delivers webhooks: the exact JSON bytes and a `Stripe-Signature`
    * made with the SDK's own signing function (`secret` overrides the webhook secret, to test bad signatures).
@@ -312,13 +317,17 @@ export async function startFakeStripe(
       return event('charge.refunded', objects.get(String(refund.charge))!);
     },
     event,
-    async deliver(url, delivered, deliverOptions = {}) {
-      const payload = JSON.stringify(delivered, null, 2);
+    sign(signed, signOptions = {}) {
+      const payload = JSON.stringify(signed, null, 2);
       const signature = signer.webhooks.generateTestHeaderString({
         payload,
-        secret: deliverOptions.secret ?? webhookSecret,
-        ...(deliverOptions.timestamp === undefined ? {} : { timestamp: deliverOptions.timestamp }),
+        secret: signOptions.secret ?? webhookSecret,
+        ...(signOptions.timestamp === undefined ? {} : { timestamp: signOptions.timestamp }),
       });
+      return { payload, signature };
+    },
+    async deliver(url, delivered, deliverOptions = {}) {
+      const { payload, signature } = fake.sign(delivered, deliverOptions);
       return fetch(url, {
         method: 'POST',
         headers: {
