@@ -1,5 +1,7 @@
 import type { Logger, Principal } from '@symbeon/kernel';
 import type { AuditManager } from './modules/audit/audit-manager.js';
+import type { BatchesManager } from './modules/batches/batches-manager.js';
+import { createBatchLoaders, type BatchesStorage } from './modules/batches/batches-storage.js';
 import { createAuditLoaders, type AuditStorage } from './modules/audit/audit-storage.js';
 import type { EvidenceManager } from './modules/evidence/evidence-manager.js';
 import { createEvidenceLoaders, type EvidenceStorage } from './modules/evidence/evidence-storage.js';
@@ -19,6 +21,7 @@ export interface CertificationModules {
     certificates: IssuanceStorage;
     evidence: EvidenceStorage;
     audits: AuditStorage;
+    batches: BatchesStorage;
   };
   programmes: ProgrammesManager;
   requests: RequestsManager;
@@ -27,6 +30,8 @@ export interface CertificationModules {
   verification: VerificationManager;
   /** Revocation, renewal, the expiry sweep, the verification link. */
   lifecycle: LifecycleManager;
+  /** Merkle batches (MERKLE_BATCH programmes): joining, closing, anchoring. */
+  batches: BatchesManager;
 }
 
 function createLoaders(storage: CertificationModules['storage']) {
@@ -36,6 +41,7 @@ function createLoaders(storage: CertificationModules['storage']) {
     ...createEvidenceLoaders(storage.evidence),
     ...createAuditLoaders(storage.audits),
     ...createCertificateLoaders(storage.certificates),
+    ...createBatchLoaders(storage.batches),
   };
 }
 

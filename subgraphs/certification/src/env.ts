@@ -30,6 +30,13 @@ export const certificationEnvShape = {
   CERTIFICATION_EXPIRY_SWEEP_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Days before expiry that a certificate's renewal opens (its request moves to RENEWAL_DUE). */
   CERTIFICATION_RENEWAL_WINDOW_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
+  /**
+   * MERKLE_BATCH programmes: a batch of certificates is anchored as soon as it has this many (≤ 256: its
+   * manifest stays one IPFS block, whose digest the chain records)...
+   */
+  CERTIFICATION_BATCH_MAX_SIZE: z.coerce.number().int().min(1).max(256).default(64),
+  /** ...or this many seconds after its first certificate joined, whichever comes first. */
+  CERTIFICATION_BATCH_MAX_WAIT_SECONDS: z.coerce.number().int().min(1).max(604_800).default(300),
 };
 
 export type CertificationEnv = ReturnType<typeof parseCertificationEnv>;

@@ -57,6 +57,7 @@ export const certificationPermissions = {
     archiveProgramme: isAdministrator,
     reviewCertificationRequest: isAuditor,
     revokeCertificate: or(isIssuer, isAdministrator),
+    closeCertificateBatch: isAdministrator,
   },
   CertificationRequest: canSeeThisRequest,
 };

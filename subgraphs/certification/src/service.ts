@@ -16,6 +16,14 @@ import {
 import { createContext, type CertificationModules } from './context.js';
 import * as schema from './db/schema.js';
 import { chainDeploymentPath, type CertificationEnv } from './env.js';
+import { consumeBatchEvents } from './modules/batches/batches-consumer.js';
+import {
+  createBatchesManager,
+  startBatchCloser,
+  type BatchesOptions,
+} from './modules/batches/batches-manager.js';
+import { batchesResolvers } from './modules/batches/batches-resolvers.js';
+import { createBatchesStorage } from './modules/batches/batches-storage.js';
 import { certificatesResolvers } from './modules/certificates/certificates-resolvers.js';
 import { consumeIssuanceEvents } from './modules/issuance/issuance-consumer.js';
 import { createIssuanceManager } from './modules/issuance/issuance-manager.js';
@@ -80,11 +88,14 @@ export function createCertificationModules(
   uploads: EvidenceAuditOptions = {},
   /** Revocation, renewal and expiry: the issuer, the renewal window, the clock. */
   lifecycle: Partial<Pick<LifecycleOptions, 'issuer' | 'renewalWindowDays' | 'now'>> = {},
+  /** Merkle batches: the size and age at which a batch closes (CERTIFICATION_BATCH_MAX_*). */
+  batching: Partial<Pick<BatchesOptions, 'maxSize' | 'maxWaitSeconds' | 'now'>> = {},
 ): CertificationModules {
   const storage = {
     programmes: createProgrammesStorage(db),
     requests: createRequestsStorage(db),
     certificates: createIssuanceStorage(db),
+    batches: createBatchesStorage(db),
   };
   const base = {
     logger,
@@ -94,6 +105,7 @@ export function createCertificationModules(
     verification: readers
       ? createVerificationManager({
           certificates: storage.certificates,
+          batches: storage.batches,
           contents: readers.contents,
           chain: readers.chain,
           confirmations: readers.verifyConfirmations,
@@ -101,7 +113,17 @@ export function createCertificationModules(
         })
       : {
           verify: () => Promise.reject(new Error('verification needs the content store and the chain')),
+          verifyBatchProof: () =>
+            Promise.reject(new Error('verification needs the content store and the chain')),
         },
+    batches: createBatchesManager({
+      db,
+      contents: readers?.contents ?? uploads.contents,
+      logger: logger.child({ module: 'batches' }),
+      maxSize: batching.maxSize ?? 64,
+      maxWaitSeconds: batching.maxWaitSeconds ?? 300,
+      ...(batching.now ? { now: batching.now } : {}),
+    }),
     lifecycle: createLifecycleManager({
       db,
       contents: readers?.contents ?? uploads.contents,
@@ -151,12 +173,14 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
       issuer: { name: env.CERTIFICATION_ISSUER_NAME, url: env.CERTIFICATION_PUBLIC_URL },
       renewalWindowDays: env.CERTIFICATION_RENEWAL_WINDOW_DAYS,
     },
+    { maxSize: env.CERTIFICATION_BATCH_MAX_SIZE, maxWaitSeconds: env.CERTIFICATION_BATCH_MAX_WAIT_SECONDS },
   );
   const issuance = createIssuanceManager({
     contents,
     chainId: () => chain.deployment().chainId,
     issuer: { name: env.CERTIFICATION_ISSUER_NAME, url: env.CERTIFICATION_PUBLIC_URL },
     logger: logger.child({ module: 'issuance' }),
+    batches: modules.batches,
   });
   const knownUsers = createKnownUsersStorage(database.db);
   const relay = startOutboxRelay({
@@ -177,6 +201,13 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
   });
   const issuanceEvents = await consumeIssuanceEvents(database.db, deps.transport, issuance);
   const lifecycleEvents = await consumeLifecycleEvents(database.db, deps.transport, modules.lifecycle);
+  const batchEvents = await consumeBatchEvents(database.db, deps.transport, modules.batches);
+  // A batch waits at most its age limit plus one period of this check.
+  const batchCloser = startBatchCloser(
+    modules.batches,
+    Math.min(env.CERTIFICATION_BATCH_MAX_WAIT_SECONDS, 10),
+    (error) => logger.error({ err: error }, 'closing due certificate batches failed'),
+  );
   const paymentEvents = await consumePaymentEvents(
     database.db,
     deps.transport,
@@ -212,6 +243,7 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
       auditResolvers,
       lifecycleResolvers,
       liveResolvers,
+      batchesResolvers,
     ],
     port: env.CERTIFICATION_PORT,
     host: env.CERTIFICATION_HOST,
@@ -231,6 +263,8 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
       await auditJobs.close();
       await issuanceEvents.close();
       await lifecycleEvents.close();
+      await batchEvents.close();
+      await batchCloser.close();
       await paymentEvents.close();
       await expirySweep.close();
       await relay.close();

@@ -1,6 +1,8 @@
 import { cidToDigest, digestToTokenId } from '@symbeon/contracts';
 import { DomainError, type ContentStore, type Logger } from '@symbeon/kernel';
 import { getAddress, isAddress } from 'ethers';
+import type { BatchesManager } from '../batches/batches-manager.js';
+import { leafHash, leafValues } from '../batches/batch-tree.js';
 import { createProgrammesStorage, type CertificationDb } from '../programmes/programmes-storage.js';
 import { createRequestsManager, INVALID_TRANSITION, systemActor } from '../requests/requests-manager.js';
 import { createRequestsStorage } from '../requests/requests-storage.js';
@@ -19,6 +21,8 @@ export interface IssuanceOptions {
   chainId: () => number;
   issuer: { name: string; url: string };
   logger: Logger;
+  /** MERKLE_BATCH programmes: their certificates join a batch instead of being minted one by one. */
+  batches?: BatchesManager;
 }
 
 /** The chain's report of a mint, as its indexer publishes it (`CertificateIssued`). */
@@ -96,6 +100,25 @@ export function createIssuanceManager(options: IssuanceOptions) {
       encodeJson(erc721Metadata(facts, { image: image.cid, credential: credential.cid })),
       { mediaType: 'application/json' },
     );
+    if (programme.issuanceMode === 'MERKLE_BATCH') {
+      if (!options.batches) throw new Error('MERKLE_BATCH issuance needs the batches manager');
+      // No token: the certificate is a leaf (holder, metadata digest, expiry) of its programme's next batch.
+      const row = await options.batches.join(tx, certificate, {
+        holderAddress,
+        metadataCid: metadata.cid,
+        credentialCid: credential.cid,
+        imageCid: image.cid,
+        issuedAt: facts.issuedAt,
+        expiresAt: facts.expiresAt,
+        chainId: facts.chainId,
+        leaf: leafHash(leafValues(holderAddress, metadata.cid, facts.expiresAt)),
+      });
+      logger.info(
+        { requestId: certificate.requestId, metadataCid: metadata.cid },
+        'batch issuance requested',
+      );
+      return row;
+    }
     // One block (raw leaf): the CID's digest is the sha-256 of the bytes, the chain's content digest.
     const tokenId = digestToTokenId(cidToDigest(metadata.cid)).toString();
     const commandId = `${certificate.requestId}:${certificate.attempt}`;
@@ -149,7 +172,7 @@ export function createIssuanceManager(options: IssuanceOptions) {
         programmeId: request.programmeId,
         holderId: request.requesterId,
       });
-      if (certificate.tokenId) return certificate;
+      if (certificate.tokenId || certificate.metadataCid) return certificate;
       const wallet = await storage.firstWalletOf(request.requesterId);
       if (!wallet) {
         logger.warn({ requestId }, 'the requester has no wallet yet: issuance waits for one');

@@ -129,6 +129,14 @@ export function createIssuanceStorage(db: CertificationDb) {
         .where(inArray(certificates.tokenId, [...tokenIds]));
     },
 
+    async findByMetadataCids(cids: readonly string[]): Promise<CertificateRow[]> {
+      if (cids.length === 0) return [];
+      return db
+        .select()
+        .from(certificates)
+        .where(inArray(certificates.metadataCid, [...cids]));
+    },
+
     async findByRequestIds(requestIds: readonly string[]): Promise<CertificateRow[]> {
       if (requestIds.length === 0) return [];
       return db

@@ -1,4 +1,9 @@
-import { readDeployment, symbeonCertificateAbi, type Deployment } from '@symbeon/contracts';
+import {
+  certificateAnchorAbi,
+  readDeployment,
+  symbeonCertificateAbi,
+  type Deployment,
+} from '@symbeon/contracts';
 import { Contract, JsonRpcProvider, Network } from 'ethers';
 
 /**
@@ -11,11 +16,15 @@ export interface ChainReader {
   provider(): JsonRpcProvider;
   /** SymbeonCertificate at the recorded address. */
   certificate(): Contract;
+  /** CertificateAnchor at the recorded address (Merkle batches). */
+  anchor(): Contract;
   close(): void;
 }
 
 export function createChainReader(options: { rpcUrl: string; deploymentPath: string }): ChainReader {
-  let opened: { deployment: Deployment; provider: JsonRpcProvider; certificate: Contract } | undefined;
+  let opened:
+    | { deployment: Deployment; provider: JsonRpcProvider; certificate: Contract; anchor: Contract }
+    | undefined;
   function open() {
     if (opened) return opened;
     const deployment = readDeployment(options.deploymentPath);
@@ -29,13 +38,19 @@ export function createChainReader(options: { rpcUrl: string; deploymentPath: str
       symbeonCertificateAbi,
       provider,
     );
-    opened = { deployment, provider, certificate };
+    const anchor = new Contract(
+      deployment.contracts.CertificateAnchor.address,
+      certificateAnchorAbi,
+      provider,
+    );
+    opened = { deployment, provider, certificate, anchor };
     return opened;
   }
   return {
     deployment: () => open().deployment,
     provider: () => open().provider,
     certificate: () => open().certificate,
+    anchor: () => open().anchor,
     close() {
       opened?.provider.destroy();
       opened = undefined;
