@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigserial,
+  boolean,
   check,
   index,
   integer,
@@ -53,6 +54,8 @@ export const programmes = certification.table(
     priceCurrency: text('price_currency'),
     validityDays: integer('validity_days').notNull(),
     issuanceMode: text('issuance_mode', { enum: ['SINGLE', 'MERKLE_BATCH'] }).notNull(),
+    // Renewal runs the automated audit again (documents still intact, prerequisites still complete) first.
+    renewalRequiresAudit: boolean('renewal_requires_audit').notNull().default(false),
     status: text('status', { enum: ['DRAFT', 'PUBLISHED', 'ARCHIVED'] })
       .notNull()
       .default('DRAFT'),
@@ -299,6 +302,31 @@ export const settledPayments = certification.table(
     claimedAt: at('claimed_at'),
   },
   (table) => [index('settled_payments_unclaimed_idx').on(table.userId, table.programmeId, table.requestId)],
+);
+
+/**
+ * The automated audit run again before a certificate is renewed, when its programme requires it: one per
+ * certificate and term (the expiry being renewed). PASSED lets the renewal go to the chain; FAILED keeps the
+ * certificate as it is (the holder may ask again, e.g. once a prerequisite is complete).
+ */
+export const renewalAudits = certification.table(
+  'renewal_audits',
+  {
+    certificateId: uuid('certificate_id').notNull(),
+    termExpiresAt: at('term_expires_at').notNull(),
+    status: text('status', { enum: ['QUEUED', 'RUNNING', 'PASSED', 'FAILED', 'ERROR'] })
+      .notNull()
+      .default('QUEUED'),
+    checks: jsonb('checks').$type<AuditCheckResult[]>().notNull().default([]),
+    reportCid: text('report_cid'),
+    error: text('error'),
+    requestedBy: uuid('requested_by'),
+    runs: integer('runs').notNull().default(0),
+    requestedAt: at('requested_at').notNull().defaultNow(),
+    finishedAt: at('finished_at'),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.certificateId, table.termExpiresAt] })],
 );
 
 export const CERTIFICATE_STATES = ['ISSUING', 'VALID', 'REVOKED', 'EXPIRED'] as const;
