@@ -1,4 +1,5 @@
 import { bigint, integer, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+// eslint-disable-next-line no-restricted-imports -- a module's own tables extend the payments schema (see drizzle.config.ts)
 import { orders, payments } from '../../db/schema.js';
 
 // The PayPal module's own table (in the payments schema; drizzle.config.ts picks up modules' *-schema.ts). Read

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, index, integer, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+// eslint-disable-next-line no-restricted-imports -- a module's own tables extend the payments schema (see drizzle.config.ts)
 import { orders, payments, PROVIDERS } from '../../db/schema.js';
 
 // The card module's own tables (in the payments schema; drizzle.config.ts picks up modules' *-schema.ts), and
