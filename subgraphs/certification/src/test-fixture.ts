@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
+  certificateAnchorAbi,
   cidToDigest,
   deployContracts,
   symbeonCertificateAbi,
@@ -37,6 +38,8 @@ import {
   type ChainCommandRequestedPayload,
 } from './modules/issuance/issuance-storage.js';
 import { consumeLifecycleEvents } from './modules/lifecycle/lifecycle-consumer.js';
+import { consumeBatchEvents } from './modules/batches/batches-consumer.js';
+import type { AnchorBatchCommandPayload } from './modules/batches/batches-manager.js';
 
 // The certification tests that need the chain (issuance, verification, lifecycle) over a real database, a real
 // anvil with the contracts, a real embedded content store and the in-process bus. The chain subgraph is
@@ -59,6 +62,11 @@ export let free: ProgrammeRow;
 export let certificateContract: Contract;
 export let lifecycleEvents: Subscription | undefined;
 export let priced: ProgrammeRow;
+/** A free MERKLE_BATCH programme (created when the fixture is asked for batches). */
+export let batched: ProgrammeRow;
+/** CertificateAnchor, signed by the issuer (dev account 0). */
+export let anchorContract: Contract;
+export let batchEvents: Subscription | undefined;
 
 export const principal = (userId: string, roles: string[]): Principal => ({
   kind: 'user',
@@ -163,8 +171,36 @@ export async function playChain(command: ChainCommandRequestedPayload) {
   return { tokenId, issued };
 }
 
-/** Starts everything once for the calling test file; `lifecycle` also runs the lifecycle consumers. */
-export function useChainFixture(options: { name: string; lifecycle?: boolean }) {
+/** What the chain subgraph does with an anchorBatch command: send it; its indexer publishes BatchAnchored. */
+export async function playAnchor(command: AnchorBatchCommandPayload) {
+  const sent = await anchorContract
+    .getFunction('anchorBatch')
+    .send(command.merkleRoot, command.size, cidToDigest(command.metadataCid));
+  const receipt = (await sent.wait())!;
+  const anchored = {
+    chainId: deployment.chainId,
+    contract: deployment.contracts.CertificateAnchor.address,
+    batchId: BigInt(command.merkleRoot).toString(),
+    size: command.size,
+    contentCid: command.metadataCid,
+    issuer: anvilDevAccounts[0].address,
+    blockNumber: receipt.blockNumber,
+    blockHash: receipt.blockHash,
+    txHash: receipt.hash,
+    logIndex: 0,
+  };
+  return { receipt, anchored };
+}
+
+/**
+ * Starts everything once for the calling test file; `lifecycle` also runs the lifecycle consumers, `batches`
+ * creates the MERKLE_BATCH programme `batched` with batches of that size.
+ */
+export function useChainFixture(options: {
+  name: string;
+  lifecycle?: boolean;
+  batches?: { maxSize: number; maxWaitSeconds?: number };
+}) {
   beforeAll(async () => {
     node = await startAnvil({ port: 0 });
     deployment = await deployContracts({
@@ -185,6 +221,11 @@ export function useChainFixture(options: { name: string; lifecycle?: boolean }) 
       symbeonCertificateAbi,
       new Wallet(anvilDevAccounts[0].privateKey, provider),
     );
+    anchorContract = new Contract(
+      deployment.contracts.CertificateAnchor.address,
+      certificateAnchorAbi,
+      certificateContract.runner,
+    );
     database = await openTestDatabase({
       schemaName: 'certification',
       migrationsFolder: certificationMigrations,
@@ -199,6 +240,7 @@ export function useChainFixture(options: { name: string; lifecycle?: boolean }) 
       { contents, chain, verifyConfirmations: 1 },
       { publicUrl: 'https://symbeon.example' },
       { issuer: { name: 'Symbeon', url: 'https://symbeon.example' }, renewalWindowDays: 30 },
+      { maxSize: options.batches?.maxSize ?? 64, maxWaitSeconds: options.batches?.maxWaitSeconds ?? 3600 },
     );
     transport = createMemoryEventTransport();
     const issuance = createIssuanceManager({
@@ -206,8 +248,10 @@ export function useChainFixture(options: { name: string; lifecycle?: boolean }) 
       chainId: () => chain.deployment().chainId,
       issuer: { name: 'Symbeon', url: 'https://symbeon.example' },
       logger,
+      batches: modules.batches,
     });
     consumers = await consumeIssuanceEvents(database.db, transport, issuance);
+    batchEvents = await consumeBatchEvents(database.db, transport, modules.batches);
     if (options.lifecycle)
       lifecycleEvents = await consumeLifecycleEvents(database.db, transport, modules.lifecycle);
     relay = startOutboxRelay({
@@ -231,10 +275,12 @@ export function useChainFixture(options: { name: string; lifecycle?: boolean }) 
     };
     free = await create('free', {});
     priced = await create('priced', { price: { amountMinor: 4900, currency: 'EUR' } });
+    if (options.batches) batched = await create('batched', { issuanceMode: 'MERKLE_BATCH' });
   }, 60_000);
 
   afterAll(async () => {
     await consumers?.close();
+    await batchEvents?.close();
     await lifecycleEvents?.close();
     await relay?.close();
     await transport?.close();
