@@ -19,6 +19,7 @@ import { createContext, type PaymentsModules } from './context.js';
 import * as schema from './db/schema.js';
 import type { PaymentsEnv } from './env.js';
 import { consumeCatalogueEvents } from './modules/catalogue/catalogue-consumer.js';
+import { cryptoModule } from './modules/crypto/crypto-module.js';
 import { createInvoicesManager, INVOICES_PREFIX } from './modules/invoices/invoices-manager.js';
 import { invoicesResolvers } from './modules/invoices/invoices-resolvers.js';
 import { invoicePdfRoute } from './modules/invoices/invoice-route.js';
@@ -43,7 +44,7 @@ export const paymentsMigrations = path.resolve(here, '../drizzle');
  * The payment providers: ADD YOUR MODULE HERE (one line), e.g. `stripeModule,` imported from
  * ./modules/stripe/stripe-module.js. See modules/payments-module.ts for what a module brings and receives.
  */
-const providerModules: PaymentsModuleFactory[] = [];
+const providerModules: PaymentsModuleFactory[] = [cryptoModule];
 
 export interface PaymentsDeps {
   env: PaymentsEnv;

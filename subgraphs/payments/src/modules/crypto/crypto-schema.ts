@@ -11,6 +11,9 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+// A provider module's tables live in the payments pgSchema beside the core's (drizzle.config.ts collects
+// modules/*/*-schema.ts); only crypto-storage.ts queries them.
+// eslint-disable-next-line no-restricted-imports -- table declarations, not queries
 import { orders, payments } from '../../db/schema.js';
 
 // The crypto module's own tables (in the payments schema; drizzle.config.ts picks up modules' *-schema.ts).
