@@ -33,8 +33,10 @@ import { createOrdersManager } from './modules/orders/orders-manager.js';
 import { ordersResolvers } from './modules/orders/orders-resolvers.js';
 import { createOrdersStorage, type PaymentsDb } from './modules/orders/orders-storage.js';
 import type { PaymentsModule, PaymentsModuleFactory } from './modules/payments-module.js';
+import { paypalModule } from './modules/paypal/paypal-module.js';
 import { createSettlementManager } from './modules/settlement/settlement-manager.js';
 import { createSettlementStorage } from './modules/settlement/settlement-storage.js';
+import { stripeModule } from './modules/stripe/stripe-module.js';
 import { paymentsPermissions } from './permissions.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -44,7 +46,7 @@ export const paymentsMigrations = path.resolve(here, '../drizzle');
  * The payment providers: ADD YOUR MODULE HERE (one line), e.g. `stripeModule,` imported from
  * ./modules/stripe/stripe-module.js. See modules/payments-module.ts for what a module brings and receives.
  */
-const providerModules: PaymentsModuleFactory[] = [cryptoModule];
+const providerModules: PaymentsModuleFactory[] = [stripeModule, paypalModule, cryptoModule];
 
 export interface PaymentsDeps {
   env: PaymentsEnv;
