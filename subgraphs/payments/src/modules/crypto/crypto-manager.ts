@@ -507,11 +507,28 @@ export function createCryptoManager(deps: CryptoManagerDeps) {
     const order = isUuid(orderId) ? await orders.get(orderId) : undefined;
     if (!order) throw new DomainError(ErrorCode.NOT_FOUND, 'No such order', 'orderId');
     const quote = await storage.latestQuote(order.id);
-    if (!quote || quote.status !== 'PAID')
-      throw new DomainError(CryptoError.NOTHING_TO_REFUND, 'The order has no paid crypto quote', 'orderId');
+    if (!quote)
+      throw new DomainError(CryptoError.NOTHING_TO_REFUND, 'The order has no crypto quote', 'orderId');
     const counted = await storage.countedFor(quote.id);
-    const excessTokens = counted.amount - BigInt(quote.amount);
-    const excessMinor = counted.creditedMinor - quote.priceMinor;
+    let excessTokens: bigint;
+    let excessMinor: bigint;
+    if (quote.status === 'PAID') {
+      excessTokens = counted.amount - BigInt(quote.amount);
+      excessMinor = counted.creditedMinor - quote.priceMinor;
+    } else {
+      // Never paid in full: once its top-up window is over the order expires and all it received goes back.
+      const windowEnd = quote.expiresAt.getTime() + deps.topUpMinutes * MINUTE;
+      if (now().getTime() <= windowEnd)
+        throw new DomainError(
+          ErrorCode.INVALID_STATE,
+          `The quote takes top-ups until ${new Date(windowEnd).toISOString()}`,
+          'orderId',
+        );
+      excessTokens = counted.amount;
+      excessMinor = counted.creditedMinor;
+      if (excessMinor > 0n && (order.status === 'PENDING' || order.status === 'UNDERPAID'))
+        await orders.expire(order.id, 'crypto quote and its top-up window ran out, underpaid');
+    }
     if (excessTokens <= 0n || excessMinor <= 0n)
       throw new DomainError(CryptoError.NOTHING_TO_REFUND, 'Nothing was paid beyond the quote', 'orderId');
     const payments = await storage.countedPayments(quote.id);

@@ -302,6 +302,26 @@ describe('crypto payments on anvil', () => {
     await expectLedgerBalanced();
   });
 
+  it('underpaid past the top-up window: refundCryptoExcess expires the order and refunds what came in', async () => {
+    const { order, buyer } = await newOrder();
+    const q = await quote(order, buyer, usdc());
+    await pay(q.orderRef, 10_000_000n, usdc());
+    await settled(order.id, (status) => status === 'UNDERPAID', 'UNDERPAID');
+    await expect(crypto.manager.refundExcess(adminPrincipal, order.id, null)).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+    });
+    // The quote and its 60-minute top-up window ran out.
+    await database.db
+      .update(cryptoTables.cryptoQuotes)
+      .set({ expiresAt: new Date(Date.now() - 2 * 3600_000) })
+      .where(eq(cryptoTables.cryptoQuotes.id, q.id));
+    const refunded = await crypto.manager.refundExcess(adminPrincipal, order.id, 'never completed');
+    // 10 tUSDC of a 54.444445 tUSDC quote for EUR 49.00: credited EUR 8.99 (rounded down).
+    expect(refunded).toMatchObject({ amount: '10000000', payer: payer.address, refundedMinor: '899' });
+    expect((await service.modules.orders.get(order.id))!.status).toBe('EXPIRED');
+    await expectLedgerBalanced();
+  });
+
   it('overpaid → OVERPAID with the excess owed to the payer; refundCryptoExcess records its refund', async () => {
     const { order, buyer } = await newOrder();
     const q = await quote(order, buyer);
