@@ -275,7 +275,8 @@ export async function startFakePayPal(options: { webhookId?: string } = {}): Pro
       const replay = key ? idempotent.get(key) : undefined;
       if (replay) return send(replay.status, replay.body);
       const answer = route(req.method ?? 'GET', path, body, raw);
-      if (key && answer.status < 500) idempotent.set(key, answer);
+      // PayPal keeps the answers of requests that succeeded.
+      if (key && answer.status < 300) idempotent.set(key, answer);
       send(answer.status, answer.body);
     });
   });

@@ -96,6 +96,13 @@ export function createPayPalManager(options: PayPalManagerOptions) {
   async function capture(row: PayPalOrderRow): Promise<PayPalCapture> {
     const paypal = api();
     if (row.captureId) return call('capture read', () => paypal.getCapture(row.captureId!));
+    // Asked first so that a capture refused for want of approval never spends the capture's request id.
+    const current = await call('order read', () => paypal.getOrder(row.paypalOrderId));
+    if (current.status === 'CREATED' || current.status === 'PAYER_ACTION_REQUIRED')
+      throw new DomainError(
+        ProviderError.NOT_APPROVED,
+        'The buyer has not approved the payment on PayPal yet',
+      );
     let captured: PayPalOrder;
     try {
       captured = await paypal.captureOrder(row.paypalOrderId, `symbeon-capture-${row.paypalOrderId}`);
