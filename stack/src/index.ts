@@ -13,7 +13,7 @@ try {
   }
   throw error;
 }
-const { gateway, identity, learning, chain, certification } = stack;
+const { gateway, identity, learning, chain, certification, payments } = stack;
 const seconds = ((Date.now() - began) / 1000).toFixed(1);
 process.stdout.write(
   [
@@ -26,6 +26,7 @@ process.stdout.write(
     `  learning subgraph             ${learning.url}/graphql`,
     `  chain subgraph                ${chain.url}/graphql`,
     `  certification subgraph        ${certification.url}/graphql`,
+    `  payments subgraph             ${payments.url}/graphql`,
     `  chain node (JSON-RPC)         ${stack.rpcUrl}`,
     '  Press Ctrl-C to stop.',
     '',

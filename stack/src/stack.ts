@@ -10,6 +10,7 @@ import { parseChainEnv, startChain, type ChainService } from '@symbeon/chain';
 import { parseGatewayEnv, startGateway, type Gateway } from '@symbeon/gateway';
 import { parseIdentityEnv, startIdentity, seedIdentityDemo, type IdentityService } from '@symbeon/identity';
 import { parseLearningEnv, seedLearningDemo, startLearning, type LearningService } from '@symbeon/learning';
+import { parsePaymentsEnv, startPayments, type PaymentsService } from '@symbeon/payments';
 import {
   createCache,
   createEventTransport,
@@ -37,6 +38,7 @@ export interface Stack {
   learning: LearningService;
   chain: ChainService;
   certification: CertificationService;
+  payments: PaymentsService;
   /** The chain node's JSON-RPC URL (the anvil the stack started, or CHAIN_RPC_URL). */
   rpcUrl: string;
   transport: EventTransport;
@@ -62,7 +64,17 @@ export function parseStackEnv(source: Record<string, string | undefined> = proce
   const gateway = attempt('gateway', () => parseGatewayEnv(source));
   const chain = attempt('chain', () => parseChainEnv(source));
   const certification = attempt('certification', () => parseCertificationEnv(source));
-  if (problems.length > 0 || !stack || !identity || !learning || !gateway || !chain || !certification)
+  const payments = attempt('payments', () => parsePaymentsEnv(source));
+  if (
+    problems.length > 0 ||
+    !stack ||
+    !identity ||
+    !learning ||
+    !gateway ||
+    !chain ||
+    !certification ||
+    !payments
+  )
     throw new EnvError(problems);
   return {
     stack,
@@ -71,6 +83,7 @@ export function parseStackEnv(source: Record<string, string | undefined> = proce
     gateway,
     chain,
     certification,
+    payments,
     chainNodeGiven: Boolean(source.CHAIN_RPC_URL),
   };
 }
@@ -135,6 +148,16 @@ export async function startStack(source: Record<string, string | undefined> = pr
         }),
       ),
       track(
+        // After the deployment: crypto payments read the PaymentReceiver's address from its record.
+        deployed.then(() =>
+          startPayments({
+            env: { ...env.payments, CHAIN_RPC_URL: node.rpcUrl },
+            logger: createLogger('payments', { level }),
+            transport,
+          }),
+        ),
+      ),
+      track(
         deployed.then(() =>
           startChain({
             env: { ...env.chain, CHAIN_RPC_URL: node.rpcUrl },
@@ -146,12 +169,13 @@ export async function startStack(source: Record<string, string | undefined> = pr
     ] as const);
     const failed = settled.find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
-    const [identity, learning, certification, chain] = settled.map(
+    const [identity, learning, certification, payments, chain] = settled.map(
       (result) => (result as PromiseFulfilledResult<unknown>).value,
     ) as [
       Awaited<ReturnType<typeof startIdentity>>,
       Awaited<ReturnType<typeof startLearning>>,
       Awaited<ReturnType<typeof startCertification>>,
+      Awaited<ReturnType<typeof startPayments>>,
       Awaited<ReturnType<typeof startChain>>,
     ];
 
@@ -180,6 +204,7 @@ export async function startStack(source: Record<string, string | undefined> = pr
               learning: `${learning.url}/graphql`,
               chain: `${chain.url}/graphql`,
               certification: `${certification.url}/graphql`,
+              payments: `${payments.url}/graphql`,
               ...env.gateway.subgraphUrls,
             },
           },
@@ -197,6 +222,7 @@ export async function startStack(source: Record<string, string | undefined> = pr
       learning,
       chain,
       certification,
+      payments,
       rpcUrl: node.rpcUrl,
       transport,
       profile,
