@@ -3,12 +3,13 @@ import { createLogger } from '@symbeon/kernel';
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 // The third-party fakes are shared with the end-to-end tests; only PayPal itself is faked.
-// eslint-disable-next-line import-x/no-relative-packages
+/* eslint-disable import-x/no-relative-packages */
 import {
   startFakePayPal,
   type FakePayPal,
   type FakePayPalEvent,
 } from '../../../../../tests/kit/paypal-fake.js';
+/* eslint-enable import-x/no-relative-packages */
 import * as schema from '../../db/schema.js';
 import { openPaymentsFixture, userPrincipal, type PaymentsFixture } from '../../test-fixture.js';
 import { createWebhookEventsStorage } from '../stripe/webhook-events-storage.js';
