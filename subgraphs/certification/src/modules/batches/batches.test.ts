@@ -1,7 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
 import { cidToDigest } from '@symbeon/contracts';
+import { createLogger } from '@symbeon/kernel';
 import { anvilDevAccounts } from '@symbeon/kernel/anvil';
+import { createEmbeddedContentStore } from '@symbeon/kernel/content';
 import { eq } from 'drizzle-orm';
 import { hexlify } from 'ethers';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +15,7 @@ import {
   approvedRequest,
   batched,
   certificateOf,
+  contentDir,
   database,
   deployment,
   modules,
@@ -26,7 +30,12 @@ import {
 import type { CertificateRow } from '../issuance/issuance-storage.js';
 import { ChainCommandRequested } from '../issuance/issuance-storage.js';
 import { batchIdToRoot, LEAF_ENCODING, leafHash, leafValues, proofLeadsToRoot } from './batch-tree.js';
-import type { AnchorBatchCommandPayload, RevokeInBatchCommandPayload } from './batches-manager.js';
+import { RequestEvents } from '../requests/request-states.js';
+import {
+  createBatchesManager,
+  type AnchorBatchCommandPayload,
+  type RevokeInBatchCommandPayload,
+} from './batches-manager.js';
 
 // Merkle-batch issuance and verification over a real database, a real anvil with the contracts, a real embedded
 // content store and the in-process bus. The test plays the chain subgraph (subgraphs never import each other):
@@ -306,5 +315,45 @@ describe('Merkle-batch issuance', () => {
     expect(single.verdict).toBe('VALID');
     expect(batchIdToRoot(anchored.batchId)).toBe(joined.leaf);
     expect(cidToDigest(anchored.contentCid)).toBe(cidToDigest(closed.manifestCid!));
+  });
+
+  it('closes a batch all at once or not at all, never twice, and a redelivered issuance joins nothing', async () => {
+    const { requestId } = await approvedRequest(batched, anvilDevAccounts[9].address);
+    const member = await until(async () => {
+      const row = await certificateOf(requestId);
+      return row?.leaf ? row : undefined;
+    }, 'the member to join');
+    const before = (await chainCommands('anchorBatch')).length;
+    // A content store that is down (a real one, closed): the close fails as a whole.
+    const down = await createEmbeddedContentStore({ directory: path.join(contentDir, 'store-down') });
+    await down.close();
+    const broken = createBatchesManager({
+      db: database.db,
+      contents: down,
+      logger: createLogger('test', { level: 'silent' }),
+      maxSize: 3,
+      maxWaitSeconds: 3600,
+    });
+    await expect(broken.closeNow(admin, batched.id)).rejects.toThrow();
+    const [stillOpen] = await modules.storage.batches.findByIds([member.batchId!]);
+    expect(stillOpen).toMatchObject({ status: 'OPEN', size: 1, merkleRoot: null, manifestCid: null });
+    expect((await certificateOf(requestId))!.proof).toBeNull();
+    expect(await chainCommands('anchorBatch')).toHaveLength(before);
+
+    // The issuance step delivered again under another event id: the certificate is already a member.
+    await publish(RequestEvents.IssuanceRequested, { requestId });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await modules.storage.batches.findByIds([member.batchId!]))[0]!.size).toBe(1);
+
+    // An administrator and the age check at once: one close, one command.
+    await Promise.allSettled([
+      modules.batches.closeNow(admin, batched.id),
+      modules.batches.closeDue(new Date(Date.now() + 2 * 3600_000)),
+    ]);
+    const anchors = await chainCommands<AnchorBatchCommandPayload>('anchorBatch');
+    expect(anchors).toHaveLength(before + 1);
+    expect(anchors.filter((item) => item.batchId === member.batchId)).toEqual([
+      expect.objectContaining({ size: 1, merkleRoot: member.leaf }),
+    ]);
   });
 });
