@@ -9,6 +9,7 @@ import { gatewayEnvShape, parseGatewayEnv } from '@symbeon/gateway';
 import { identityEnvShape } from '@symbeon/identity';
 import { commonEnvShape, EnvError, parseEnv } from '@symbeon/kernel';
 import { learningEnvShape } from '@symbeon/learning';
+import { paymentsEnvShape } from '@symbeon/payments';
 import { stackEnvShape } from '@symbeon/stack';
 
 // There is no Docker engine on the build machines: docker-compose.yml, the Dockerfile and their
@@ -59,6 +60,13 @@ const appServices: Record<string, AppService> = {
     variables: Object.keys(certificationEnvShape),
     portVariable: 'CERTIFICATION_PORT',
     hostVariable: 'CERTIFICATION_HOST',
+    subgraph: true,
+  },
+  payments: {
+    parse: (env) => parseEnv(paymentsEnvShape, env),
+    variables: Object.keys(paymentsEnvShape),
+    portVariable: 'PAYMENTS_PORT',
+    hostVariable: 'PAYMENTS_HOST',
     subgraph: true,
   },
   gateway: {
@@ -759,10 +767,10 @@ describe('the checks catch broken deployments', () => {
 
   it('a build naming no workspace', () => {
     const broken = mutated((copy) => {
-      copy.compose.services.learning!.build = { context: '.', args: { SERVICE: 'payments' } };
+      copy.compose.services.learning!.build = { context: '.', args: { SERVICE: 'no-such-service' } };
     });
     expect(checkServices(broken)).toContain(
-      'learning: SERVICE=payments but no workspace is named @symbeon/payments',
+      'learning: SERVICE=no-such-service but no workspace is named @symbeon/no-such-service',
     );
   });
 
