@@ -16,8 +16,8 @@ import {
 // JSON-RPC: symbeon (ADMIN) opens a programme asking for two documents, audited by alan; ada requests it,
 // uploads both, the automated audit passes, alan approves, the platform issues it on the local chain. Ada's
 // live subscription sees every step; alan's certificateEvents subscription (chain subgraph) sees ISSUED and
-// REVOKED; anyone verifies it without signing in. A second certificate (grace's) expires when the chain's
-// time moves past its term. Negative cases on the way: an auditor not assigned to the programme, an illegal
+// RENEWED (after the automated audit ran again, the programme requiring it) and REVOKED; anyone verifies it
+// without signing in. A second certificate (grace's) expires when the chain's time moves past its term. Negative cases on the way: an auditor not assigned to the programme, an illegal
 // transition, a stranger's subscription. (It replaced certification-live.test.ts, which walked the same road.)
 let stack: TestStack;
 let symbeon: SignedIn;
@@ -205,17 +205,19 @@ describe('the certification journey, through the gateway', () => {
         input: {
           slug: `journey-${randomUUID().slice(0, 8)}`,
           name: 'Symbeon Journey',
-          description: 'Two documents, one auditor, thirty days.',
+          description: 'Two documents, one auditor, sixty days, re-audited on renewal.',
           requiredEvidence: [
             { key: 'portfolio', label: 'Portfolio', mediaTypes: ['application/pdf'], maxBytes: 1_000_000 },
             { key: 'transcript', label: 'Transcript', mediaTypes: ['application/pdf'], maxBytes: 1_000_000 },
           ],
-          validityDays: 30,
+          validityDays: 60,
+          renewalRequiresAudit: true,
           auditorIds: [alan.userId],
         },
       },
       symbeon.headers,
     );
+    expect(created.body.errors).toBeUndefined();
     expect(created.body.data!.createProgramme).toMatchObject({ ok: true });
     programmeId = created.body.data!.createProgramme.programme.id as string;
     const published = await stack.graphql(
@@ -351,6 +353,50 @@ describe('the certification journey, through the gateway', () => {
     expect(unknown.body.data!.verifyCertificate).toMatchObject({ verdict: 'UNKNOWN', valid: false });
   });
 
+  it('renews it after the automated audit ran again: the renewal window opens on the chain’s clock, RENEWED on chain', async () => {
+    const before = (await requestOf(requestId, ada)).certificate!;
+    const early = await stack.graphql(
+      'mutation ($id: ID!) { renewCertificate(id: $id) { ok error { code } } }',
+      { id: certificateId },
+      ada.headers,
+    );
+    expect(early.body.data!.renewCertificate).toMatchObject({ ok: false, error: { code: 'INVALID_STATE' } });
+    // Thirty-one days later on the chain: within the 30-day renewal window of a 60-day certificate.
+    await rpc('evm_increaseTime', [31 * 86_400]);
+    await rpc('evm_mine', []);
+    await until(statusIs(requestId, ada, 'RENEWAL_DUE'), 'RENEWAL_DUE');
+    const renewed = await stack.graphql(
+      'mutation ($id: ID!) { renewCertificate(id: $id) { ok error { code message } } }',
+      { id: certificateId },
+      ada.headers,
+    );
+    expect(renewed.body.data!.renewCertificate).toMatchObject({ ok: true });
+    const RENEWAL = `query ($id: ID!) { certificate(id: $id) { expiresAt renewalAudit { status passed reportUrl } } }`;
+    const audit = await until(async () => {
+      const seen = await stack.graphql(RENEWAL, { id: certificateId }, ada.headers);
+      const renewal = seen.body.data?.certificate?.renewalAudit as {
+        status: string;
+        reportUrl: string;
+      } | null;
+      return renewal?.status === 'PASSED' ? renewal : undefined;
+    }, 'the renewal audit');
+    const report = (await (await fetch(audit.reportUrl)).json()) as { kind: string; passed: boolean };
+    expect(report).toMatchObject({ kind: 'symbeon.certification.renewal-audit-report', passed: true });
+    // Others do not see the renewal audit.
+    const hidden = await stack.graphql(RENEWAL, { id: certificateId }, linus.headers);
+    expect(hidden.body.data?.certificate?.renewalAudit ?? null).toBeNull();
+
+    await until(statusIs(requestId, ada, 'RENEWED'), 'RENEWED', 120_000);
+    const after = (await requestOf(requestId, ada)).certificate!;
+    expect(Date.parse(after.expiresAt) - Date.parse(before.expiresAt)).toBe(60 * 86_400_000);
+    await until(
+      () => events.items.find((event) => event.type === 'RENEWED' && event.tokenId === tokenId),
+      'certificateEvents RENEWED',
+    );
+    const verified = await stack.graphql(VERIFY, { id: certificateId });
+    expect(verified.body.data!.verifyCertificate).toMatchObject({ verdict: 'VALID', valid: true });
+  }, 180_000);
+
   it('revokes it on chain with a reason: verification says revoked, the request and the chain events follow', async () => {
     const denied = await stack.graphql(
       'mutation ($id: ID!) { revokeCertificate(id: $id, reason: "no") { ok error { code } } }',
@@ -387,8 +433,8 @@ describe('the certification journey, through the gateway', () => {
       'VALID',
     );
 
-    // Thirty-one days later, on the chain's clock.
-    await rpc('evm_increaseTime', [31 * 86_400]);
+    // Sixty-one days later, on the chain's clock.
+    await rpc('evm_increaseTime', [61 * 86_400]);
     await rpc('evm_mine', []);
     await until(statusIs(graceRequest, grace, 'EXPIRED'), 'EXPIRED');
     expect((await requestOf(graceRequest, grace)).certificate?.status).toBe('EXPIRED');

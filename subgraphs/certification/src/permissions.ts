@@ -40,6 +40,16 @@ const canSeeRequestById = rule('can-see-request-by-id', { cache: 'strict' })(asy
   return !request || visible(request, context);
 });
 
+/** A certificate's private parts (its renewal audit) go to those who may see its request. */
+const canSeeCertificateRequest = rule('can-see-certificate-request', { cache: 'strict' })(async (
+  certificate: { requestId: string },
+  _: unknown,
+  context: Context,
+) => {
+  const request = await context.loaders.requestById.load(certificate.requestId);
+  return request ? visible(request, context) : false;
+});
+
 /**
  * graphql-shield over the subgraph (see the kernel's applyOwnershipRules). The gateway enforces
  * @authenticated and @policy; the role rules repeat them here so that a request reaching the subgraph some
@@ -60,4 +70,5 @@ export const certificationPermissions = {
     closeCertificateBatch: isAdministrator,
   },
   CertificationRequest: canSeeThisRequest,
+  Certificate: { renewalAudit: canSeeCertificateRequest },
 };

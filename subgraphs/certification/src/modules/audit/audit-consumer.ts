@@ -12,9 +12,16 @@ import * as schema from '../../db/schema.js';
 import type { CertificationDb } from '../programmes/programmes-storage.js';
 import { RequestEvents } from '../requests/request-states.js';
 import type { AuditManager } from './audit-manager.js';
-import { AuditRetryRequested, type AuditStorage } from './audit-storage.js';
+import {
+  AuditRetryRequested,
+  RenewalAuditRequested,
+  type AuditStorage,
+  type RenewalAuditEvent,
+} from './audit-storage.js';
 
 export const AUDIT_JOB = 'certification.audit';
+/** The automated audit run again before a renewal (programmes with renewalRequiresAudit). */
+export const RENEWAL_AUDIT_JOB = 'certification.renewal-audit';
 /** Attempts of one audit, the first included; retries wait 2 s, 4 s, 8 s, 16 s. */
 export const AUDIT_ATTEMPTS = 5;
 const AUDIT_BACKOFF_MS = 2_000;
@@ -97,7 +104,45 @@ export async function startAuditJobs(deps: AuditJobsDeps): Promise<AuditJobs> {
     { concurrency: 2 },
   );
 
+  const renewalWorker: Worker = queue.process<{ certificateId: string; termExpiresAt: string }, unknown>(
+    RENEWAL_AUDIT_JOB,
+    async (job) => {
+      const term = new Date(job.data.termExpiresAt);
+      try {
+        return await manager.reauditForRenewal(job.data.certificateId, term);
+      } catch (error) {
+        logger.warn({ err: error, ...job.data, attempt: job.attempt }, 'renewal audit attempt failed');
+        if (job.attempt >= AUDIT_ATTEMPTS) await manager.giveUpRenewal(job.data.certificateId, term, error);
+        throw error;
+      }
+    },
+    { concurrency: 1 },
+  );
+
   const subscriptions: Subscription[] = [];
+  subscriptions.push(
+    await consumeEvents({
+      db: deps.db,
+      tables,
+      transport: deps.transport,
+      consumer: 'certification.renewal-audit-starter',
+      types: [RenewalAuditRequested],
+      handle: async (event) => {
+        const payload = event.payload as Partial<RenewalAuditEvent> | null;
+        if (typeof payload?.certificateId !== 'string' || typeof payload.termExpiresAt !== 'string')
+          throw new Error(`Malformed ${event.type} payload in event ${event.id}`);
+        await queue.enqueue(
+          RENEWAL_AUDIT_JOB,
+          { certificateId: payload.certificateId, termExpiresAt: payload.termExpiresAt },
+          {
+            jobId: `renewal-audit-${payload.certificateId}-${payload.runId ?? event.id}`,
+            attempts: AUDIT_ATTEMPTS,
+            backoffMs: AUDIT_BACKOFF_MS,
+          },
+        );
+      },
+    }),
+  );
   subscriptions.push(
     await consumeEvents({
       db: deps.db,
@@ -147,6 +192,7 @@ export async function startAuditJobs(deps: AuditJobsDeps): Promise<AuditJobs> {
     async close() {
       for (const subscription of subscriptions) await subscription.close();
       await worker.close();
+      await renewalWorker.close();
       if (!deps.queue) await queue.close();
     },
   };

@@ -104,7 +104,15 @@ export function createAuditManager(deps: AuditManagerDeps) {
     return [...builtIn, ...manual];
   }
 
-  async function evaluate(request: RequestRow, programme: ProgrammeRow, runId: string) {
+  /**
+   * Every check over the request's documents, reporting progress (0-99) and the checks so far after each
+   * step; `progress` throws to stop the run (another run took it over).
+   */
+  async function evaluate(
+    request: RequestRow,
+    programme: ProgrammeRow,
+    progress: (percent: number, checks: AuditCheckResult[]) => Promise<void>,
+  ) {
     const checks = plan(programme);
     const documents = await deps.evidence.findByRequests([request.id]);
     const total = BUILT_IN_KEYS.length + documents.length + 1;
@@ -118,13 +126,7 @@ export function createAuditManager(deps: AuditManagerDeps) {
         checks[index] = { ...checks[index]!, ...verdict };
       }
       done++;
-      const owned = await deps.audits.reportProgress(
-        request.id,
-        runId,
-        Math.min(99, Math.floor((done / total) * 100)),
-        checks,
-      );
-      if (!owned) throw new RunSupersededError();
+      await progress(Math.min(99, Math.floor((done / total) * 100)), checks);
     };
 
     await record('evidence_present', evidencePresent(programme, documents));
@@ -144,6 +146,89 @@ export function createAuditManager(deps: AuditManagerDeps) {
     return { checks, documents };
   }
 
+  /** The report (JSON) in the content store, pinned; its CID. */
+  async function storeReport(facts: {
+    kind: string;
+    request: RequestRow;
+    programme: ProgrammeRow;
+    startedAt: Date;
+    passed: boolean;
+    checks: AuditCheckResult[];
+    documents: Awaited<ReturnType<typeof evaluate>>['documents'];
+    extra?: Record<string, unknown>;
+  }): Promise<{ cid: string }> {
+    const { request, programme } = facts;
+    const report = {
+      version: AUDIT_REPORT_VERSION,
+      kind: facts.kind,
+      requestId: request.id,
+      programme: { id: programme.id, slug: programme.slug, name: programme.name },
+      requesterId: request.requesterId,
+      ...facts.extra,
+      startedAt: facts.startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      passed: facts.passed,
+      checks: facts.checks,
+      documents: facts.documents.map((row) => ({
+        key: row.evidenceKey,
+        fileName: row.fileName,
+        cid: row.cid,
+        sha256: row.sha256,
+        size: row.size,
+        mediaType: row.mediaType,
+        uploadedAt: row.uploadedAt.toISOString(),
+      })),
+    };
+    const stored = await deps.content.add(Buffer.from(JSON.stringify(report, null, 2)), {
+      mediaType: 'application/json',
+    });
+    await deps.content.pin(stored.cid);
+    return stored;
+  }
+
+  /**
+   * The automated audit again, before a certificate of a programme that requires it is renewed: the same
+   * checks over the request's documents (still in the store, still matching their hashes; prerequisites still
+   * complete; a checklist changed since is applied), a report of kind renewal-audit-report, and the verdict
+   * announced (RenewalAuditPassed → the lifecycle sends the renewal to the chain). No request transition:
+   * the request stays RENEWAL_DUE (or ISSUED/RENEWED) meanwhile. Idempotent per term: a finished audit is
+   * not run again unless asked again.
+   */
+  async function reauditForRenewal(certificateId: string, termExpiresAt: Date) {
+    const certificate = await deps.audits.certificateForRenewal(certificateId);
+    if (!certificate) return { outcome: 'SKIPPED' as const, reason: 'no such certificate' };
+    const claimed = await deps.audits.claimRenewalAudit(certificateId, termExpiresAt);
+    if (!claimed) return { outcome: 'SKIPPED' as const, reason: 'the renewal audit is not queued' };
+    const request = await reload(certificate.requestId);
+    if (!request)
+      throw new Error(`Request ${certificate.requestId} of certificate ${certificateId} is missing`);
+    const [programme] = await deps.programmes.findByIds([request.programmeId]);
+    if (!programme) throw new Error(`Programme ${request.programmeId} is missing`);
+    const startedAt = new Date();
+    const { checks, documents } = await evaluate(request, programme, (_percent, checks) =>
+      deps.audits.reportRenewalProgress(certificateId, termExpiresAt, checks),
+    );
+    const failed = checks.filter((check) => check.mandatory && check.passed === false);
+    const stored = await storeReport({
+      kind: 'symbeon.certification.renewal-audit-report',
+      request,
+      programme,
+      startedAt,
+      passed: failed.length === 0,
+      checks,
+      documents,
+      extra: { certificateId, termExpiresAt: termExpiresAt.toISOString() },
+    });
+    const status = failed.length === 0 ? 'PASSED' : 'FAILED';
+    await deps.audits.finishRenewalAudit(certificateId, termExpiresAt, {
+      status,
+      checks,
+      reportCid: stored.cid,
+    });
+    deps.logger.info({ certificateId, outcome: status, reportCid: stored.cid }, 'renewal audit done');
+    return { outcome: status, reportCid: stored.cid };
+  }
+
   async function run(requestId: string): Promise<AuditOutcome> {
     let request = await reload(requestId);
     if (!request) return { outcome: 'SKIPPED', status: null, reason: 'no such request' };
@@ -160,7 +245,10 @@ export function createAuditManager(deps: AuditManagerDeps) {
       const startedAt = new Date();
       let evaluated;
       try {
-        evaluated = await evaluate(request, programme, runId);
+        evaluated = await evaluate(request, programme, async (percent, checks) => {
+          if (!(await deps.audits.reportProgress(request.id, runId, percent, checks)))
+            throw new RunSupersededError();
+        });
       } catch (error) {
         if (error instanceof RunSupersededError)
           return { outcome: 'SKIPPED', status: request.status, reason: 'another run took the audit over' };
@@ -168,30 +256,15 @@ export function createAuditManager(deps: AuditManagerDeps) {
       }
       const { checks, documents } = evaluated;
       const failed = checks.filter((check) => check.mandatory && check.passed === false);
-      const report = {
-        version: AUDIT_REPORT_VERSION,
+      const stored = await storeReport({
         kind: 'symbeon.certification.audit-report',
-        requestId: request.id,
-        programme: { id: programme.id, slug: programme.slug, name: programme.name },
-        requesterId: request.requesterId,
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
+        request,
+        programme,
+        startedAt,
         passed: failed.length === 0,
         checks,
-        documents: documents.map((row) => ({
-          key: row.evidenceKey,
-          fileName: row.fileName,
-          cid: row.cid,
-          sha256: row.sha256,
-          size: row.size,
-          mediaType: row.mediaType,
-          uploadedAt: row.uploadedAt.toISOString(),
-        })),
-      };
-      const stored = await deps.content.add(Buffer.from(JSON.stringify(report, null, 2)), {
-        mediaType: 'application/json',
+        documents,
       });
-      await deps.content.pin(stored.cid);
       audit = await deps.audits.finish(request.id, runId, {
         status: failed.length === 0 ? 'PASSED' : 'FAILED',
         checks,
@@ -227,6 +300,14 @@ export function createAuditManager(deps: AuditManagerDeps) {
 
   return {
     run,
+    reauditForRenewal,
+
+    /** The renewal audit's job failed every attempt: ERROR (the holder may ask for the renewal again). */
+    async giveUpRenewal(certificateId: string, termExpiresAt: Date, error: unknown): Promise<void> {
+      const message = error instanceof Error ? error.message : String(error);
+      deps.logger.error({ certificateId, err: error }, 'renewal audit failed for good');
+      await deps.audits.finishRenewalAudit(certificateId, termExpiresAt, { status: 'ERROR', error: message });
+    },
 
     /**
      * Runs an audit that gave up (ERROR: its job failed every attempt, e.g. the content store was down) once

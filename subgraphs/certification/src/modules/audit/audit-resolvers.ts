@@ -1,7 +1,8 @@
 import { asResult, type GraphQLResolverMap } from '@symbeon/kernel';
 import type { CertificationContext } from '../../context.js';
 import type { RequestRow } from '../requests/requests-storage.js';
-import type { AuditRow } from './audit-storage.js';
+import type { CertificateRow } from '../issuance/issuance-storage.js';
+import type { AuditRow, RenewalAuditRow } from './audit-storage.js';
 
 type Context = CertificationContext;
 
@@ -21,6 +22,21 @@ export const auditResolvers: GraphQLResolverMap<Context> = {
   },
   AuditCheck: {
     name: (check: { key: string }) => check.key,
+  },
+  Certificate: {
+    renewalAudit: (certificate: CertificateRow, _: unknown, context: Context) =>
+      certificate.expiresAt
+        ? context.loaders.renewalAuditByTerm.load({
+            certificateId: certificate.id,
+            expiresAt: certificate.expiresAt,
+          })
+        : null,
+  },
+  RenewalAudit: {
+    passed: (row: RenewalAuditRow) =>
+      row.status === 'PASSED' ? true : row.status === 'FAILED' ? false : null,
+    reportUrl: (row: RenewalAuditRow, _: unknown, context: Context) =>
+      row.reportCid ? context.evidence.contentUrl(row.reportCid) : null,
   },
   RequestAudit: {
     passed: (row: AuditRow) => (row.status === 'PASSED' ? true : row.status === 'FAILED' ? false : null),

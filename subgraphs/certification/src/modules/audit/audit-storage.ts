@@ -16,6 +16,25 @@ const audits = schema.requestAudits;
 
 /** An operator asked for an audit that gave up (ERROR) to run again; the audit consumer queues a new job. */
 export const AuditRetryRequested = 'certification.AuditRetryRequested';
+
+/** A renewal of a programme that requires it asked for the automated audit to run again first. */
+export const RenewalAuditRequested = 'certification.RenewalAuditRequested';
+/** The renewal's audit passed: the renewal goes to the chain (lifecycle consumes it). */
+export const RenewalAuditPassed = 'certification.RenewalAuditPassed';
+/** The renewal's audit failed: the certificate stays as it is. */
+export const RenewalAuditFailed = 'certification.RenewalAuditFailed';
+export interface RenewalAuditEvent {
+  certificateId: string;
+  /** The expiry being renewed (ISO-8601): the audit's term. */
+  termExpiresAt: string;
+  requestedBy: string | null;
+  /** Distinguishes runs of the same term (a failed audit may be asked for again). */
+  runId: string;
+}
+
+export type RenewalAuditRow = typeof schema.renewalAudits.$inferSelect;
+const renewals = schema.renewalAudits;
+const tables = { outbox: schema.outbox, processedEvents: schema.processedEvents };
 const FINISHED: AuditStatus[] = ['PASSED', 'FAILED'];
 
 type Executor = Pick<CertificationDb, 'insert' | 'select' | 'update'>;
@@ -147,6 +166,164 @@ export function createAuditStorage(db: CertificationDb) {
       return rows.map((row) => row.id);
     },
 
+    async findRenewalAudit(certificateId: string, term: Date): Promise<RenewalAuditRow | undefined> {
+      const [row] = await db
+        .select()
+        .from(renewals)
+        .where(and(eq(renewals.certificateId, certificateId), eq(renewals.termExpiresAt, term)));
+      return row;
+    },
+
+    /** The renewal audits of these certificates' current terms (`[certificateId, expiresAt]` pairs). */
+    async findRenewalAudits(
+      terms: ReadonlyArray<{ certificateId: string; expiresAt: Date }>,
+    ): Promise<RenewalAuditRow[]> {
+      if (terms.length === 0) return [];
+      const rows = await db
+        .select()
+        .from(renewals)
+        .where(inArray(renewals.certificateId, [...new Set(terms.map((term) => term.certificateId))]));
+      const wanted = new Set(terms.map((term) => `${term.certificateId}@${term.expiresAt.getTime()}`));
+      return rows.filter((row) => wanted.has(`${row.certificateId}@${row.termExpiresAt.getTime()}`));
+    },
+
+    /**
+     * Asks for the renewal's audit of this term: a new one, or again after it FAILED or gave up (ERROR); one
+     * QUEUED / RUNNING / PASSED is returned as it is. The announcement is written in the same transaction.
+     */
+    async requestRenewalAudit(
+      certificateId: string,
+      term: Date,
+      requestedBy: string | null,
+    ): Promise<{ row: RenewalAuditRow; requested: boolean }> {
+      return db.transaction(async (tx) => {
+        const now = new Date();
+        const [row] = await tx
+          .insert(renewals)
+          .values({ certificateId, termExpiresAt: term, requestedBy })
+          .onConflictDoUpdate({
+            target: [renewals.certificateId, renewals.termExpiresAt],
+            set: {
+              status: 'QUEUED',
+              checks: [],
+              error: null,
+              reportCid: null,
+              finishedAt: null,
+              requestedBy,
+              requestedAt: now,
+              updatedAt: now,
+            },
+            setWhere: inArray(renewals.status, ['FAILED', 'ERROR']),
+          })
+          .returning();
+        if (!row) {
+          const [current] = await tx
+            .select()
+            .from(renewals)
+            .where(and(eq(renewals.certificateId, certificateId), eq(renewals.termExpiresAt, term)));
+          return { row: current!, requested: false };
+        }
+        await recordEvent<RenewalAuditEvent>(tx, tables, RenewalAuditRequested, {
+          certificateId,
+          termExpiresAt: term.toISOString(),
+          requestedBy,
+          runId: randomUUID(),
+        });
+        return { row, requested: true };
+      });
+    },
+
+    /** RUNNING, for a QUEUED (or interrupted RUNNING) audit; undefined when it finished meanwhile. */
+    async claimRenewalAudit(certificateId: string, term: Date): Promise<RenewalAuditRow | undefined> {
+      const [row] = await db
+        .update(renewals)
+        .set({ status: 'RUNNING', runs: sql`${renewals.runs} + 1`, checks: [], updatedAt: new Date() })
+        .where(
+          and(
+            eq(renewals.certificateId, certificateId),
+            eq(renewals.termExpiresAt, term),
+            inArray(renewals.status, ['QUEUED', 'RUNNING']),
+          ),
+        )
+        .returning();
+      return row;
+    },
+
+    async reportRenewalProgress(
+      certificateId: string,
+      term: Date,
+      checks: AuditCheckResult[],
+    ): Promise<void> {
+      await db
+        .update(renewals)
+        .set({ checks, updatedAt: new Date() })
+        .where(
+          and(
+            eq(renewals.certificateId, certificateId),
+            eq(renewals.termExpiresAt, term),
+            eq(renewals.status, 'RUNNING'),
+          ),
+        );
+    },
+
+    /** The verdict (or the job giving up), announced in the same transaction; false when not RUNNING any more. */
+    async finishRenewalAudit(
+      certificateId: string,
+      term: Date,
+      result:
+        | { status: 'PASSED' | 'FAILED'; checks: AuditCheckResult[]; reportCid: string }
+        | { status: 'ERROR'; error: string },
+    ): Promise<boolean> {
+      return db.transaction(async (tx) => {
+        const now = new Date();
+        const [row] = await tx
+          .update(renewals)
+          .set({
+            ...result,
+            ...(result.status === 'ERROR' ? { error: result.error.slice(0, 2000) } : {}),
+            finishedAt: now,
+            updatedAt: now,
+          })
+          .where(
+            and(
+              eq(renewals.certificateId, certificateId),
+              eq(renewals.termExpiresAt, term),
+              inArray(renewals.status, result.status === 'ERROR' ? ['QUEUED', 'RUNNING'] : ['RUNNING']),
+            ),
+          )
+          .returning();
+        if (!row) return false;
+        if (result.status !== 'ERROR')
+          await recordEvent<RenewalAuditEvent>(
+            tx,
+            tables,
+            result.status === 'PASSED' ? RenewalAuditPassed : RenewalAuditFailed,
+            {
+              certificateId,
+              termExpiresAt: term.toISOString(),
+              requestedBy: row.requestedBy,
+              runId: randomUUID(),
+            },
+          );
+        return true;
+      });
+    },
+
+    /** What a renewal audit needs of its certificate: the request whose evidence it re-checks, the term. */
+    async certificateForRenewal(
+      certificateId: string,
+    ): Promise<{ requestId: string; status: string; expiresAt: Date | null } | undefined> {
+      const [row] = await db
+        .select({
+          requestId: schema.certificates.requestId,
+          status: schema.certificates.status,
+          expiresAt: schema.certificates.expiresAt,
+        })
+        .from(schema.certificates)
+        .where(eq(schema.certificates.id, certificateId));
+      return row;
+    },
+
     /** learning's EnrollmentCompleted, remembered once. */
     async rememberCompletion(
       tx: Executor,
@@ -180,5 +357,20 @@ export function createAuditLoaders(storage: AuditStorage) {
       const byId = new Map((await storage.findByRequests(ids)).map((row) => [row.requestId, row]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
+    /** The renewal audit of a certificate's current term (keyed by certificate id and expiry). */
+    renewalAuditByTerm: new DataLoader<
+      { certificateId: string; expiresAt: Date },
+      RenewalAuditRow | null,
+      string
+    >(
+      async (terms) => {
+        const rows = await storage.findRenewalAudits(terms);
+        const byKey = new Map(
+          rows.map((row) => [`${row.certificateId}@${row.termExpiresAt.getTime()}`, row]),
+        );
+        return terms.map((term) => byKey.get(`${term.certificateId}@${term.expiresAt.getTime()}`) ?? null);
+      },
+      { cacheKeyFn: (term) => `${term.certificateId}@${term.expiresAt.getTime()}` },
+    ),
   };
 }

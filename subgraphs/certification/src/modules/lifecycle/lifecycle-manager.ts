@@ -18,6 +18,7 @@ import { createRequestsStorage } from '../requests/requests-storage.js';
 import type { RequestState } from '../requests/request-states.js';
 import { hasRole, signedInUserId } from '../shared/access.js';
 import { isUuid } from '../shared/validation.js';
+import { createAuditStorage } from '../audit/audit-storage.js';
 import { createLifecycleStorage } from './lifecycle-storage.js';
 
 const DAY_MS = 86_400_000;
@@ -102,6 +103,7 @@ export function createLifecycleManager(options: LifecycleOptions) {
       requestRows: createRequestsStorage(tx),
       requests: createRequestsManager(createRequestsStorage(tx), programmes),
       lifecycle: createLifecycleStorage(tx),
+      audits: createAuditStorage(tx),
     };
   }
 
@@ -130,6 +132,56 @@ export function createLifecycleManager(options: LifecycleOptions) {
     if (!row || row.status === 'ISSUING' || !row.tokenId)
       throw new DomainError(ErrorCode.NOT_FOUND, `No certificate with id "${id}"`);
     return row;
+  }
+
+  /**
+   * New documents for the next term (expiry = current expiry + the programme's validity) and the chain asked to
+   * renew. The command id names the expiry being renewed, so two renewals of the same term are one command.
+   */
+  async function requestRenewal(executor: CertificationDb, certificate: CertificateRow): Promise<void> {
+    const { programmes, certificates, lifecycle, audits } = within(executor);
+    const [programme] = await programmes.findByIds([certificate.programmeId]);
+    if (!programme) throw new Error(`Programme ${certificate.programmeId} is missing`);
+    const expiresAt = certificate.expiresAt!;
+    // A re-audited renewal's documents name the renewal audit's report.
+    const renewalAudit = programme.renewalRequiresAudit
+      ? await audits.findRenewalAudit(certificate.id, expiresAt)
+      : undefined;
+    if (!options.contents) throw new Error('renewal needs the content store');
+    const facts: CertificateFacts = {
+      certificateId: certificate.id,
+      requestId: certificate.requestId,
+      programme,
+      holderAddress: certificate.holderAddress!,
+      chainId: certificate.chainId ?? options.chainId(),
+      issuedAt: certificate.issuedAt!,
+      expiresAt: wholeSeconds(expiresAt.getTime() + programme.validityDays * DAY_MS),
+      auditReportCid: renewalAudit?.reportCid ?? (await certificates.auditReportCid(certificate.requestId)),
+      issuer: options.issuer,
+    };
+    const { contents } = options;
+    const image = await contents.add(new TextEncoder().encode(badgeSvg(facts)), {
+      mediaType: 'image/svg+xml',
+    });
+    const credential = await contents.add(encodeJson(verifiableCredential(facts)), {
+      mediaType: 'application/vc+json',
+    });
+    const metadata = await contents.add(
+      encodeJson(erc721Metadata(facts, { image: image.cid, credential: credential.cid })),
+      { mediaType: 'application/json' },
+    );
+    await lifecycle.recordEvent<LifecycleCommand>(ChainCommandRequested, {
+      commandId: `${certificate.id}:renew:${Math.floor(expiresAt.getTime() / 1000)}`,
+      kind: 'renew',
+      tokenId: certificate.tokenId!,
+      contentCid: metadata.cid,
+      expiresAt: facts.expiresAt.toISOString(),
+      certificateId: certificate.id,
+    });
+    logger.info(
+      { certificateId: certificate.id, expiresAt: facts.expiresAt, metadataCid: metadata.cid },
+      'renewal requested',
+    );
   }
 
   const verificationUrl = (certificateId: string) =>
@@ -199,41 +251,34 @@ export function createLifecycleManager(options: LifecycleOptions) {
         );
       const [programme] = await programmes.findByIds([certificate.programmeId]);
       if (!programme) throw new Error(`Programme ${certificate.programmeId} is missing`);
-      if (!options.contents) throw new Error('renewal needs the content store');
-      const facts: CertificateFacts = {
-        certificateId: certificate.id,
-        requestId: certificate.requestId,
-        programme,
-        holderAddress: certificate.holderAddress!,
-        chainId: certificate.chainId ?? options.chainId(),
-        issuedAt: certificate.issuedAt!,
-        expiresAt: wholeSeconds(expiresAt.getTime() + programme.validityDays * DAY_MS),
-        auditReportCid: await within(db).certificates.auditReportCid(certificate.requestId),
-        issuer: options.issuer,
-      };
-      const { contents } = options;
-      const image = await contents.add(new TextEncoder().encode(badgeSvg(facts)), {
-        mediaType: 'image/svg+xml',
-      });
-      const credential = await contents.add(encodeJson(verifiableCredential(facts)), {
-        mediaType: 'application/vc+json',
-      });
-      const metadata = await contents.add(
-        encodeJson(erc721Metadata(facts, { image: image.cid, credential: credential.cid })),
-        { mediaType: 'application/json' },
-      );
-      await within(db).lifecycle.recordEvent<LifecycleCommand>(ChainCommandRequested, {
-        commandId: `${certificate.id}:renew:${Math.floor(expiresAt.getTime() / 1000)}`,
-        kind: 'renew',
-        tokenId: certificate.tokenId!,
-        contentCid: metadata.cid,
-        expiresAt: facts.expiresAt.toISOString(),
-        certificateId: certificate.id,
-      });
-      logger.info(
-        { certificateId: certificate.id, expiresAt: facts.expiresAt, metadataCid: metadata.cid },
-        'renewal requested',
-      );
+      if (programme.renewalRequiresAudit) {
+        // The automated audit runs again first; its RenewalAuditPassed sends the renewal (renewAfterAudit).
+        const audits = createAuditStorage(db);
+        const current = await audits.findRenewalAudit(certificate.id, expiresAt);
+        if (current?.status !== 'PASSED') {
+          const { row, requested } = await audits.requestRenewalAudit(certificate.id, expiresAt, userId);
+          logger.info(
+            { certificateId: certificate.id, status: row.status, requested },
+            'renewal audit requested',
+          );
+          return certificate;
+        }
+      }
+      await requestRenewal(db, certificate);
+      return certificate;
+    },
+
+    /**
+     * RenewalAuditPassed: the renewal the holder asked for goes to the chain — if the certificate is still
+     * VALID in the same term (renewed, revoked or expired meanwhile: nothing to do).
+     */
+    async renewAfterAudit(tx: CertificationDb, certificateId: string, term: Date) {
+      const [certificate] = await within(tx).certificates.findByIds([certificateId]);
+      if (certificate?.status !== 'VALID' || certificate.expiresAt?.getTime() !== term.getTime()) {
+        logger.warn({ certificateId }, 'renewal audit passed, but the certificate moved on: no renewal sent');
+        return undefined;
+      }
+      await requestRenewal(tx, certificate);
       return certificate;
     },
 

@@ -5,10 +5,14 @@ import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import * as schema from '../../db/schema.js';
 import { ChainCommandRequested } from '../issuance/issuance-storage.js';
+import { RenewalAuditPassed, RenewalAuditRequested } from '../audit/audit-storage.js';
+import type { ProgrammeRow } from '../programmes/programmes-storage.js';
 import { CertificateExpired, type LifecycleCommand } from './lifecycle-manager.js';
 import {
+  admin,
   approvedRequest,
   auditor,
+  auditorId,
   certificateContract,
   certificateOf,
   commandFor,
@@ -44,9 +48,9 @@ async function lifecycleCommands(certificateId: string): Promise<LifecycleComman
 }
 
 /** A VALID certificate of a new requester on the free programme (issued on anvil, reported on the bus). */
-async function validCertificate() {
+async function validCertificate(programme: ProgrammeRow = free) {
   // A wallet belongs to one user: each requester gets a fresh one.
-  const { requestId, userId } = await approvedRequest(free, Wallet.createRandom().address);
+  const { requestId, userId } = await approvedRequest(programme, Wallet.createRandom().address);
   await until(async () => (await certificateOf(requestId))?.tokenId, 'the certificate documents');
   const played = await playChain(await commandFor(requestId));
   await publish('CertificateIssued', played.issued);
@@ -189,6 +193,98 @@ describe('verification link', () => {
     const svg = await modules.lifecycle.verificationQrCodeSvg(id);
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     expect(svg).toContain('<path');
+  });
+});
+
+describe('renewal with a re-audit (renewalRequiresAudit)', () => {
+  const DAY = 86_400_000;
+  const outboxOf = async (type: string, certificateId: string) =>
+    (await database.db.select().from(schema.outbox).where(eq(schema.outbox.type, type))).filter(
+      (row) => (row.payload as { certificateId?: string }).certificateId === certificateId,
+    );
+  async function reauditedProgramme(slug: string, extra: Record<string, unknown> = {}) {
+    const row = await modules.programmes.createProgramme(admin, {
+      slug,
+      name: slug,
+      description: 'Renewal re-audited',
+      validityDays: 365,
+      auditorIds: [auditorId],
+      renewalRequiresAudit: true,
+      ...extra,
+    });
+    return modules.programmes.publishProgramme(admin, row.id);
+  }
+  async function dueForRenewal(programme: ProgrammeRow) {
+    const issued = await validCertificate(programme);
+    await modules.lifecycle.sweep(new Date(issued.certificate.expiresAt!.getTime() - 10 * DAY));
+    expect(await statusOf(issued.requestId)).toBe('RENEWAL_DUE');
+    return issued;
+  }
+
+  it('runs the automated audit again first, and sends the renewal to the chain only once it passed', async () => {
+    const programme = await reauditedProgramme('reaudit-pass');
+    const { certificate, holder } = await dueForRenewal(programme);
+    const term = certificate.expiresAt!;
+
+    await modules.lifecycle.renew(holder, certificate.id);
+    expect(await lifecycleCommands(certificate.id)).toEqual([]);
+    expect(await modules.storage.audits.findRenewalAudit(certificate.id, term)).toMatchObject({
+      status: 'QUEUED',
+    });
+    // Asking again while it is queued asks nothing more.
+    await modules.lifecycle.renew(holder, certificate.id);
+    expect(await outboxOf(RenewalAuditRequested, certificate.id)).toHaveLength(1);
+
+    // The renewal audit job's work.
+    const outcome = await modules.audits.reauditForRenewal(certificate.id, term);
+    expect(outcome).toMatchObject({ outcome: 'PASSED' });
+    const report = await readJson((outcome as { reportCid: string }).reportCid);
+    expect(report).toMatchObject({
+      kind: 'symbeon.certification.renewal-audit-report',
+      certificateId: certificate.id,
+      passed: true,
+    });
+    expect(await outboxOf(RenewalAuditPassed, certificate.id)).toHaveLength(1);
+    // RenewalAuditPassed → the lifecycle sends the renewal; the new documents name the renewal audit's report.
+    const [command] = await until(async () => {
+      const commands = await lifecycleCommands(certificate.id);
+      return commands.length > 0 ? commands : undefined;
+    }, 'the renew command');
+    expect(command).toMatchObject({
+      kind: 'renew',
+      expiresAt: new Date(term.getTime() + 365 * DAY).toISOString(),
+    });
+    const metadata = await readJson((command as Extract<LifecycleCommand, { kind: 'renew' }>).contentCid);
+    const traits = metadata.attributes as Array<{ trait_type: string; value: unknown }>;
+    expect(JSON.stringify(traits)).toContain((outcome as { reportCid: string }).reportCid);
+    // A second run of the finished audit does nothing.
+    expect(await modules.audits.reauditForRenewal(certificate.id, term)).toMatchObject({
+      outcome: 'SKIPPED',
+    });
+  });
+
+  it('keeps the certificate as it is when the re-audit fails; asking again runs it again', async () => {
+    // A prerequisite the holder never completed: the re-audit's prerequisites check fails.
+    const programme = await reauditedProgramme('reaudit-fail', { prerequisiteCourseIds: [randomUUID()] });
+    const { certificate, holder, requestId } = await dueForRenewal(programme);
+    const term = certificate.expiresAt!;
+    await modules.lifecycle.renew(holder, certificate.id);
+    expect(await modules.audits.reauditForRenewal(certificate.id, term)).toMatchObject({ outcome: 'FAILED' });
+    const failed = await modules.storage.audits.findRenewalAudit(certificate.id, term);
+    expect(failed?.status).toBe('FAILED');
+    expect(failed?.checks.find((check) => check.key === 'prerequisites_complete')?.passed).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await lifecycleCommands(certificate.id)).toEqual([]);
+    expect(await statusOf(requestId)).toBe('RENEWAL_DUE');
+    expect((await certificateOf(requestId))?.expiresAt?.getTime()).toBe(term.getTime());
+
+    // Someone else cannot ask; the holder can, and it is queued again.
+    await expect(modules.lifecycle.renew(principal(randomUUID(), []), certificate.id)).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    await modules.lifecycle.renew(holder, certificate.id);
+    expect((await modules.storage.audits.findRenewalAudit(certificate.id, term))?.status).toBe('QUEUED');
+    expect(await outboxOf(RenewalAuditRequested, certificate.id)).toHaveLength(2);
   });
 });
 

@@ -106,6 +106,7 @@ const programmeFields = {
   validityDays: z.number().int().min(1, 'must be at least 1').max(3650, 'must be at most 3650 (ten years)'),
   auditChecklist,
   issuanceMode: z.enum(['SINGLE', 'MERKLE_BATCH']),
+  renewalRequiresAudit: z.boolean(),
   auditorIds: ids('auditors', 20),
 };
 
@@ -116,6 +117,7 @@ const createProgrammeInput = z.object({
   price: price.default(null),
   auditChecklist: auditChecklist.default([]),
   issuanceMode: programmeFields.issuanceMode.default('SINGLE'),
+  renewalRequiresAudit: programmeFields.renewalRequiresAudit.default(false),
   auditorIds: programmeFields.auditorIds.default([]),
 });
 const updateProgrammeInput = z.object(programmeFields).partial();
