@@ -1,18 +1,30 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Contract, JsonRpcProvider, Wallet, ZeroAddress } from 'ethers';
-import { devKeys, signIn, startPublicTestStack, type SignedIn, type TestStack } from '../kit/index.js';
+import {
+  devKeys,
+  minimalPdf,
+  signIn,
+  startPublicTestStack,
+  type SignedIn,
+  type TestStack,
+} from '../kit/index.js';
 
-// A crypto payment through the gateway and the local chain only: linus orders the seeded Professional
-// programme (EUR 49.00), asks for a quote in the native coin, pays it from his dev wallet with
-// PaymentReceiver.pay over JSON-RPC, and the order becomes PAID with an invoice (chain indexer →
-// PaymentReceived → payments' crypto module → settlement).
+// A crypto payment through the gateway and the local chain only: linus's request for the seeded Professional
+// programme (EUR 49.00) is audited and approved by alan and waits for payment; linus orders it, asks for a
+// quote in the native coin, pays it from his dev wallet with PaymentReceiver.pay over JSON-RPC, and the order
+// becomes PAID with an invoice (chain indexer → PaymentReceived → payments' crypto module → settlement →
+// PaymentSettled), which lets the request go on to issuance.
 let stack: TestStack;
 let linus: SignedIn;
+let alan: SignedIn;
 let provider: JsonRpcProvider;
 
 beforeAll(async () => {
   stack = await startPublicTestStack();
-  linus = await signIn(stack.graphql, devKeys.linus);
+  [linus, alan] = await Promise.all([
+    signIn(stack.graphql, devKeys.linus),
+    signIn(stack.graphql, devKeys.alan),
+  ]);
   provider = new JsonRpcProvider(stack.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
 });
 
@@ -35,8 +47,66 @@ const ORDER = `query ($id: ID!) {
   order(id: $id) { id status amountMinor currency invoice { number } cryptoQuote { status received } }
 }`;
 
+const requestStatus = async (id: string) => {
+  const seen = await stack.graphql(
+    'query ($id: ID!) { certificationRequest(id: $id) { status } }',
+    { id },
+    linus.headers,
+  );
+  expect(seen.body.errors).toBeUndefined();
+  return seen.body.data!.certificationRequest.status as string;
+};
+
+/** linus's Professional request, with both documents, submitted, audited and approved by alan. */
+async function approvedRequest(programmeId: string): Promise<string> {
+  const created = await stack.graphql(
+    'mutation ($id: ID!) { createCertificationRequest(programmeId: $id) { ok error { code message } request { id } } }',
+    { id: programmeId },
+    linus.headers,
+  );
+  expect(created.body.data!.createCertificationRequest.ok).toBe(true);
+  const requestId = created.body.data!.createCertificationRequest.request.id as string;
+  for (const key of ['portfolio', 'project_report']) {
+    const document = minimalPdf(key);
+    const ticket = await stack.graphql(
+      `mutation ($id: ID!, $key: String!, $size: Int!) { createEvidenceUpload(requestId: $id, evidenceKey: $key,
+        fileName: "document.pdf", mediaType: "application/pdf", size: $size) { ok error { code message } upload { url } } }`,
+      { id: requestId, key, size: document.length },
+      linus.headers,
+    );
+    expect(ticket.body.data!.createEvidenceUpload.ok).toBe(true);
+    const put = await fetch(ticket.body.data!.createEvidenceUpload.upload.url, {
+      method: 'PUT',
+      body: document,
+      headers: { 'content-type': 'application/pdf' },
+    });
+    expect(put.status).toBe(200);
+  }
+  const submitted = await stack.graphql(
+    'mutation ($id: ID!) { submitCertificationRequest(id: $id) { ok error { code message } } }',
+    { id: requestId },
+    linus.headers,
+  );
+  expect(submitted.body.data!.submitCertificationRequest).toMatchObject({ ok: true });
+  await until(
+    async () => ((await requestStatus(requestId)) === 'AWAITING_REVIEW' ? true : undefined),
+    'review',
+  );
+  const approved = await stack.graphql(
+    'mutation ($id: ID!) { reviewCertificationRequest(id: $id, decision: APPROVE, comment: "Good") { ok error { code message } } }',
+    { id: requestId },
+    alan.headers,
+  );
+  expect(approved.body.data!.reviewCertificationRequest).toMatchObject({ ok: true });
+  await until(
+    async () => ((await requestStatus(requestId)) === 'AWAITING_PAYMENT' ? true : undefined),
+    'AWAITING_PAYMENT',
+  );
+  return requestId;
+}
+
 describe('crypto payment through the gateway', () => {
-  it('orders Professional, quotes it in the native coin, pays on anvil: PAID with an invoice', async () => {
+  it('pays an approved Professional request in the native coin on anvil: order PAID with an invoice, the request goes on', async () => {
     const status = await stack.graphql(
       '{ chainStatus { paymentReceiver paymentTokens { symbol decimals } } }',
     );
@@ -47,6 +117,7 @@ describe('crypto payment through the gateway', () => {
 
     const programme = await stack.graphql('{ programme(slug: "professional") { id } }');
     const programmeId = programme.body.data!.programme.id as string;
+    const requestId = await approvedRequest(programmeId);
     // The catalogue reaches payments through certification's events: retry until it is there.
     const order = await until(async () => {
       const created = await stack.graphql(
@@ -95,5 +166,11 @@ describe('crypto payment through the gateway', () => {
     }, 'the order to be PAID');
     expect(paid.invoice.number).toMatch(/^SYM-\d{4}-\d{6}$/);
     expect(paid.cryptoQuote).toMatchObject({ status: 'PAID', received: quote.amount });
+    // certification consumed PaymentSettled: the request left AWAITING_PAYMENT for issuance (a Merkle batch).
+    const next = await until(async () => {
+      const status = await requestStatus(requestId);
+      return status === 'AWAITING_PAYMENT' ? undefined : status;
+    }, 'the request to leave AWAITING_PAYMENT');
+    expect(['ISSUING', 'ISSUED']).toContain(next);
   });
 });
