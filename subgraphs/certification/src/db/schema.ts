@@ -409,6 +409,11 @@ export const certificates = certification.table(
     blockNumber: integer('block_number'),
     revokedAt: at('revoked_at'),
     revokedReason: text('revoked_reason'),
+    // The chain's last word on a command for this certificate that had no effect (chain's ChainCommandFailed):
+    // what failed and why, and whether the same command id may be sent again (nothing was sent under it).
+    chainError: text('chain_error'),
+    chainErrorAt: at('chain_error_at'),
+    chainErrorRetryable: boolean('chain_error_retryable'),
     // MERKLE_BATCH programmes: no token (token_id stays null); the certificate is a leaf of an anchored batch.
     batchId: uuid('batch_id').references(() => certificateBatches.id),
     // keccak256(keccak256(abi.encode(holder, metadata sha-256, expiresAt))) (StandardMerkleTree), 0x-hex.
