@@ -4,6 +4,7 @@ import {
   createMemoryEventTransport,
   INTERNAL_TOKEN_HEADER,
   signInternalToken,
+  type EventEnvelope,
   type Principal,
 } from '@symbeon/kernel';
 import { createTestDatabaseTarget } from '@symbeon/kernel/testing';
@@ -124,6 +125,13 @@ describe('payments through the subgraph', () => {
   });
 
   it("shows an order, its invoice and payments to its buyer and admins only, and serves the buyer's PDF", async () => {
+    const published: EventEnvelope[] = [];
+    const listener = await transport.subscribe(
+      async (event) => {
+        published.push(event);
+      },
+      { group: 'payments-graphql-test', types: ['payments.PaymentSettled'] },
+    );
     const created = await graphql(ada, createOrder, { programmeId });
     const orderId = (created.data?.createOrder as { order: { id: string } }).order.id;
     const settled = await service.modules.settlement.settle({
@@ -135,6 +143,20 @@ describe('payments through the subgraph', () => {
       receivedAt: new Date(),
     });
     expect(settled).toMatchObject({ ok: true, order: { status: 'PAID' } });
+    // The outbox relay publishes the settlement on the bus (certification's payment gate listens).
+    const deadline = Date.now() + 10_000;
+    while (published.length === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    await listener.close();
+    expect(published).toHaveLength(1);
+    expect(published[0]?.payload).toMatchObject({
+      orderId,
+      buyerId: ada.userId,
+      item: { type: 'programme', id: programmeId },
+      amountMinor: '4900',
+      currency: 'EUR',
+      provider: 'STRIPE',
+    });
 
     const mine = await graphql(ada, orderQuery, { id: orderId });
     expect(mine.errors).toBeUndefined();
