@@ -17,13 +17,17 @@ import {
 let stack: TestStack;
 let linus: SignedIn;
 let alan: SignedIn;
+let grace: SignedIn;
+let symbeon: SignedIn;
 let provider: JsonRpcProvider;
 
 beforeAll(async () => {
   stack = await startPublicTestStack();
-  [linus, alan] = await Promise.all([
+  [linus, alan, grace, symbeon] = await Promise.all([
     signIn(stack.graphql, devKeys.linus),
     signIn(stack.graphql, devKeys.alan),
+    signIn(stack.graphql, devKeys.grace),
+    signIn(stack.graphql, devKeys.symbeon),
   ]);
   provider = new JsonRpcProvider(stack.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
 });
@@ -172,5 +176,142 @@ describe('crypto payment through the gateway', () => {
       return status === 'AWAITING_PAYMENT' ? undefined : status;
     }, 'the request to leave AWAITING_PAYMENT');
     expect(['ISSUING', 'ISSUED']).toContain(next);
+  });
+});
+
+const QUOTE = `mutation ($orderId: ID!, $token: String) {
+  createCryptoQuote(orderId: $orderId, token: $token) {
+    ok error { code message } quote { receiver orderRef token tokenSymbol amount expiresAt }
+  }
+}`;
+
+/** An order for the Professional programme by `buyer` (a new one once the previous is paid). */
+async function professionalOrder(buyer: SignedIn): Promise<string> {
+  const programme = await stack.graphql('{ programme(slug: "professional") { id } }');
+  return until(async () => {
+    const created = await stack.graphql(
+      'mutation ($input: CreateOrderInput!) { createOrder(input: $input) { ok order { id status } } }',
+      { input: { programmeId: programme.body.data!.programme.id } },
+      buyer.headers,
+    );
+    const payload = created.body.data!.createOrder;
+    return payload.ok && payload.order.status === 'PENDING' ? (payload.order.id as string) : undefined;
+  }, 'an order');
+}
+
+const orderStatus = async (id: string, buyer: SignedIn) => {
+  const seen = await stack.graphql(ORDER, { id }, buyer.headers);
+  expect(seen.body.errors).toBeUndefined();
+  return seen.body.data!.order as { status: string; invoice: { number: string } | null };
+};
+
+async function expectLedgerBalanced() {
+  const report = await stack.graphql(
+    '{ ledgerBalances { balanced accounts { currency balanceMinor } } }',
+    undefined,
+    symbeon.headers,
+  );
+  expect(report.body.errors).toBeUndefined();
+  const { balanced, accounts } = report.body.data!.ledgerBalances as {
+    balanced: boolean;
+    accounts: Array<{ currency: string; balanceMinor: string }>;
+  };
+  expect(balanced).toBe(true);
+  expect(accounts.reduce((sum, account) => sum + BigInt(account.balanceMinor), 0n)).toBe(0n);
+}
+
+describe('crypto payment rules through the gateway', () => {
+  it('TestUSDC: underpaid → UNDERPAID, topped up → PAID once', async () => {
+    const status = await stack.graphql('{ chainStatus { paymentTokens { address symbol } } }');
+    const usdc = status.body.data!.chainStatus.paymentTokens[0].address as string;
+    const orderId = await professionalOrder(grace);
+    const quoted = await stack.graphql(QUOTE, { orderId, token: usdc }, grace.headers);
+    const { quote } = quoted.body.data!.createCryptoQuote;
+    // EUR 49.00 at the dev rate EUR 0.92 per USDC: 53.260870 tUSDC, rounded up.
+    expect(quote).toMatchObject({ token: usdc, tokenSymbol: 'tUSDC', amount: '53260870' });
+
+    // The token's owner (the deployer, symbeon's dev key) mints grace some tUSDC, as a faucet would.
+    const faucet = new Contract(
+      usdc,
+      ['function mint(address to, uint256 amount)'],
+      new Wallet(devKeys.symbeon, provider),
+    );
+    const payerWallet = new Wallet(devKeys.grace, provider);
+    await (await faucet.getFunction('mint').send(payerWallet.address, 100_000_000n)).wait();
+    const token = new Contract(
+      usdc,
+      ['function approve(address spender, uint256 amount) returns (bool)'],
+      payerWallet,
+    );
+    await (await token.getFunction('approve').send(quote.receiver, 100_000_000n)).wait();
+    const receiver = new Contract(
+      quote.receiver,
+      ['function payToken(bytes32 orderRef, address token, uint256 amount)'],
+      payerWallet,
+    );
+    await (await receiver.getFunction('payToken').send(quote.orderRef, usdc, 20_000_000n)).wait();
+    await until(
+      async () => ((await orderStatus(orderId, grace)).status === 'UNDERPAID' ? true : undefined),
+      'UNDERPAID',
+    );
+    expect((await orderStatus(orderId, grace)).invoice).toBeNull();
+
+    await (
+      await receiver.getFunction('payToken').send(quote.orderRef, usdc, BigInt(quote.amount) - 20_000_000n)
+    ).wait();
+    const paid = await until(async () => {
+      const current = await orderStatus(orderId, grace);
+      return current.status === 'PAID' ? current : undefined;
+    }, 'PAID');
+    expect(paid.invoice!.number).toMatch(/^SYM-/);
+    await expectLedgerBalanced();
+  });
+
+  it('a payment after its quote expired (chain time) is held for an administrator, who accepts it', async () => {
+    const orderId = await professionalOrder(linus);
+    const quoted = await stack.graphql(QUOTE, { orderId }, linus.headers);
+    const { quote } = quoted.body.data!.createCryptoQuote;
+    // The next block is mined 16 minutes later: the 15-minute quote has expired.
+    await provider.send('evm_increaseTime', [16 * 60]);
+    const receiver = new Contract(
+      quote.receiver,
+      ['function pay(bytes32 orderRef) payable'],
+      new Wallet(devKeys.linus, provider),
+    );
+    const sent = await receiver.getFunction('pay').send(quote.orderRef, { value: BigInt(quote.amount) });
+    const mined = await sent.wait();
+
+    const REVIEW = '{ cryptoPaymentsNeedingReview { id txHash status reviewReason orderId } }';
+    const held = await until(async () => {
+      const queue = await stack.graphql(REVIEW, undefined, symbeon.headers);
+      expect(queue.body.errors).toBeUndefined();
+      return (
+        queue.body.data!.cryptoPaymentsNeedingReview as Array<{
+          id: string;
+          txHash: string;
+          status: string;
+          reviewReason: string;
+        }>
+      ).find((payment) => payment.txHash === mined!.hash);
+    }, 'the late payment in the review queue');
+    expect(held).toMatchObject({ status: 'LATE', orderId });
+    expect(held.reviewReason).toMatch(/^LATE/);
+    expect((await orderStatus(orderId, linus)).status).toBe('PENDING');
+    // Not for anyone else.
+    const refused = await stack.graphql(REVIEW, undefined, linus.headers);
+    expect(refused.body.data).toBeNull();
+    await expectLedgerBalanced();
+
+    const accepted = await stack.graphql(
+      'mutation ($id: ID!) { resolveCryptoPayment(id: $id, action: ACCEPT, note: "a minute late") { ok error { code message } payment { status needsReview } } }',
+      { id: held.id },
+      symbeon.headers,
+    );
+    expect(accepted.body.data!.resolveCryptoPayment).toMatchObject({
+      ok: true,
+      payment: { status: 'ACCEPTED', needsReview: false },
+    });
+    expect((await orderStatus(orderId, linus)).status).toBe('PAID');
+    await expectLedgerBalanced();
   });
 });
