@@ -228,6 +228,24 @@ export function createCryptoManager(deps: CryptoManagerDeps) {
   async function decide(id: string): Promise<boolean> {
     const outcome = await storage.withPayment(id, async (tx, payment) => {
       if (payment.status !== 'RECEIVED') return payment.status === 'SETTLING' && !payment.needsReview;
+      // Re-mined after a reorganisation (same transaction at a new block): the payment already counted once.
+      const earlier = await storage.earlierSighting(tx, payment);
+      if (earlier) {
+        await storage.updatePayment(tx, payment.id, {
+          status: 'DROPPED',
+          orderId: earlier.orderId,
+          quoteId: earlier.quoteId,
+          resolution: `the same payment as ${earlier.id}, mined again after a chain reorganisation`,
+          resolvedAt: now(),
+        });
+        if (earlier.needsReview && earlier.reviewReason?.startsWith('REORGANIZED') && !earlier.resolvedAt)
+          await storage.updatePayment(tx, earlier.id, {
+            needsReview: false,
+            resolvedAt: now(),
+            resolution: `mined again in block ${payment.blockNumber} (${payment.blockHash})`,
+          });
+        return false;
+      }
       const decision = await (async (): Promise<Decision> => {
         const order = await storage.orderByRef(tx, payment.orderRef);
         if (!order)

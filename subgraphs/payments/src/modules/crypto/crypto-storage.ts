@@ -225,6 +225,30 @@ export function createCryptoStorage(db: PaymentsDb) {
       });
     },
 
+    /**
+     * Another stored payment of the same transaction, order, token and amount that was not dropped: the same
+     * payment seen at a new position after a reorganisation (re-mined), not a second one.
+     */
+    async earlierSighting(tx: Executor, payment: CryptoPaymentRow): Promise<CryptoPaymentRow | undefined> {
+      const [row] = await tx
+        .select()
+        .from(cryptoTables.cryptoPayments)
+        .where(
+          and(
+            eq(cryptoTables.cryptoPayments.chainId, payment.chainId),
+            eq(cryptoTables.cryptoPayments.txHash, payment.txHash),
+            eq(cryptoTables.cryptoPayments.orderRef, payment.orderRef),
+            eq(cryptoTables.cryptoPayments.token, payment.token),
+            eq(cryptoTables.cryptoPayments.amount, payment.amount),
+            sql`${cryptoTables.cryptoPayments.id} <> ${payment.id}`,
+            sql`${cryptoTables.cryptoPayments.status} not in ('DROPPED', 'RECEIVED')`,
+          ),
+        )
+        .limit(1)
+        .for('update');
+      return row;
+    },
+
     async paymentById(id: string): Promise<CryptoPaymentRow | undefined> {
       const [row] = await db
         .select()

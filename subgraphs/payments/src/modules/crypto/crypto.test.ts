@@ -468,6 +468,31 @@ describe('crypto payments on anvil', () => {
     expect(flagged.status).toBe('APPLIED');
     expect(flagged.reviewReason).toMatch(/^REORGANIZED/);
     expect((await service.modules.orders.get(order.id))!.status).toBe('PAID');
+
+    // The same transaction mined again in another block: counted once, the flag cleared.
+    await transport.publish({
+      ...event,
+      id: randomUUID(),
+      payload: {
+        ...event.payload,
+        blockNumber: event.payload.blockNumber + 1,
+        blockHash: `0x${'ab'.repeat(32)}`,
+        logIndex: event.payload.logIndex + 1,
+      },
+    });
+    const until = Date.now() + 10_000;
+    let rows;
+    while ((rows = await paymentsOf(order.id)).length < 2 || rows.some((row) => row.status === 'RECEIVED')) {
+      if (Date.now() > until) throw new Error('re-inclusion never handled');
+      await crypto.manager.processPending();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(rows.map((row) => row.status).sort()).toEqual(['APPLIED', 'DROPPED']);
+    expect(rows.find((row) => row.status === 'APPLIED')).toMatchObject({ needsReview: false });
+    expect(await settlementPayments(order.id)).toHaveLength(1);
+    const shown = await crypto.manager.present((await quoteRow(order.id))!);
+    expect(shown).toMatchObject({ received: q.amount, excess: '0' });
+    await expectLedgerBalanced();
   });
 });
 
