@@ -27,7 +27,8 @@ export { SettlementError } from './settlement-storage.js';
  *   PAID/OVERPAID                         → OVERPAID (excess kept on deposit until refunded)
  *   CANCELLED/EXPIRED/REFUNDED (late)     → recorded and booked, order unchanged, outcome LATE for an admin
  * Expected failures are `{ ok: false, error: { code, message, field } }` and change nothing: BAD_USER_INPUT,
- * NOT_FOUND (order), CURRENCY_MISMATCH, REFUND_EXCEEDS_PAYMENTS.
+ * NOT_FOUND (order), CURRENCY_MISMATCH, REFUND_EXCEEDS_PAYMENTS (more than was received through that provider
+ * for the order and not yet refunded: money goes back the way it came).
  */
 export interface SettleInput {
   orderId: string;
@@ -46,6 +47,8 @@ export interface RefundInput {
   amountMinor: bigint;
   currency: string;
   reason?: string;
+  /** As in settle: `details.token` names the crypto cash account credited (cash:crypto:<token>). */
+  details?: Record<string, unknown>;
 }
 
 export interface Settled {
@@ -84,6 +87,7 @@ const refundSchema = z.object({
   amountMinor: positiveMinorField,
   currency: currencyField,
   reason: z.string().trim().max(500).optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
 });
 
 export interface SettlementManagerDeps {
@@ -124,7 +128,11 @@ export function createSettlementManager(deps: SettlementManagerDeps) {
     async refund(input: RefundInput): Promise<Result<Refunded>> {
       return asResult(async () => {
         const parsed = parseInput(refundSchema, input);
-        const result = await storage.refund({ ...parsed, reason: parsed.reason ?? null });
+        const result = await storage.refund({
+          ...parsed,
+          reason: parsed.reason ?? null,
+          details: parsed.details ?? {},
+        });
         if (!result.duplicate) {
           logger.info({ orderId: result.order.id, refundId: result.refund.id }, 'refund recorded');
           renderLater(result.creditNote);

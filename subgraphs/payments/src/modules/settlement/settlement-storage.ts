@@ -76,6 +76,8 @@ export interface RefundRecord {
   amountMinor: bigint;
   currency: string;
   reason: string | null;
+  /** Names the cash account like the payment's (details.token → cash:crypto:<token>); not stored. */
+  details: Record<string, unknown>;
 }
 
 /** Error codes of settle and refund beyond BAD_USER_INPUT and NOT_FOUND. */
@@ -146,6 +148,19 @@ async function orderTotals(tx: Executor, orderId: string) {
     refunded: BigInt(refunded?.total ?? '0'),
     credited: BigInt(credited?.total ?? '0'),
   };
+}
+
+/** What went in and out of an order through one provider: a refund goes back the way the money came. */
+async function providerTotals(tx: Executor, orderId: string, provider: Provider) {
+  const [received] = await tx
+    .select({ total: sumOf(schema.paymentsTable.amountMinor) })
+    .from(schema.paymentsTable)
+    .where(and(eq(schema.paymentsTable.orderId, orderId), eq(schema.paymentsTable.provider, provider)));
+  const [refunded] = await tx
+    .select({ total: sumOf(schema.refunds.amountMinor) })
+    .from(schema.refunds)
+    .where(and(eq(schema.refunds.orderId, orderId), eq(schema.refunds.provider, provider)));
+  return BigInt(received?.total ?? '0') - BigInt(refunded?.total ?? '0');
 }
 
 async function orderInvoice(tx: Executor, orderId: string): Promise<InvoiceRow | undefined> {
@@ -377,11 +392,11 @@ export function createSettlementStorage(db: PaymentsDb, config: SettlementConfig
       const totals = await orderTotals(tx, order.id);
       const invoice = await orderInvoice(tx, order.id);
       const invoiced = invoice?.totalMinor ?? 0n;
-      const refundable = totals.received - totals.refunded;
+      const refundable = await providerTotals(tx, order.id, record.provider);
       if (record.amountMinor > refundable)
         throw new DomainError(
           SettlementError.REFUND_EXCEEDS_PAYMENTS,
-          `Only ${refundable} ${order.currency} minor units received and not yet refunded`,
+          `Only ${refundable} ${order.currency} minor units received through ${record.provider} and not yet refunded`,
           'amountMinor',
         );
       // What the buyer has on deposit (paid beyond the invoice, or paid without one) is refunded first;
@@ -390,7 +405,8 @@ export function createSettlementStorage(db: PaymentsDb, config: SettlementConfig
       const fromDeposit = record.amountMinor < deposit ? record.amountMinor : deposit > 0n ? deposit : 0n;
       const fromInvoice = record.amountMinor - fromDeposit;
 
-      const [refund] = await tx.insert(schema.refunds).values(record).onConflictDoNothing().returning();
+      const { details, ...refundRow } = record;
+      const [refund] = await tx.insert(schema.refunds).values(refundRow).onConflictDoNothing().returning();
       if (!refund) throw new LostRace();
 
       let creditNote: InvoiceRow | null = null;
@@ -463,7 +479,7 @@ export function createSettlementStorage(db: PaymentsDb, config: SettlementConfig
         },
         [
           debit(Account.customerDeposits, record.amountMinor, order.currency),
-          credit(Account.cash(record.provider), record.amountMinor, order.currency, record.provider),
+          credit(Account.cash(record.provider, details), record.amountMinor, order.currency, record.provider),
         ],
       );
 

@@ -332,6 +332,33 @@ describe('refund', () => {
   });
 });
 
+describe('refunds go back the way the money came', () => {
+  it('refuses a refund through another provider than the payment, and credits the token cash account', async () => {
+    const { order } = await openOrder(5000n);
+    await settled(payment(order.id, { provider: 'CRYPTO', amountMinor: 5200n, details: { token: 'USDC' } }));
+    const refund = (extra: Record<string, unknown>) =>
+      fixture.modules.settlement.refund({
+        orderId: order.id,
+        provider: 'CRYPTO',
+        providerRefundId: `excess:${randomUUID()}`,
+        amountMinor: 200n,
+        currency: 'EUR',
+        ...extra,
+      });
+    expect(await refund({ provider: 'STRIPE' })).toMatchObject({
+      ok: false,
+      error: { code: 'REFUND_EXCEEDS_PAYMENTS' },
+    });
+    expect(await refund({ details: { token: 'USDC' } })).toMatchObject({
+      ok: true,
+      creditNote: null,
+      order: { status: 'PAID' },
+    });
+    const usdc = (await ledger().balances()).filter((row) => row.account === 'cash:crypto:usdc');
+    expect(usdc.map((row) => [row.debitMinor, row.creditMinor])).toEqual([[5200n, 200n]]);
+  });
+});
+
 describe('the journal', () => {
   it('refuses an unbalanced entry at commit and any change to written lines', async () => {
     const entryId = randomUUID();
