@@ -559,6 +559,13 @@ export function createCryptoManager(deps: CryptoManagerDeps) {
       currency: order.currency,
       reason:
         reason?.trim() || `crypto excess of ${excessTokens} ${quote.tokenSymbol} units back to ${payer}`,
+      // The cash account the payments were booked to (cash:crypto:<token>).
+      details: {
+        token: quote.tokenSymbol,
+        tokenAddress: quote.token,
+        tokenAmount: excessTokens.toString(),
+        payer,
+      },
     });
     if (!result.ok) throw new DomainError(result.error.code, result.error.message, 'orderId');
     await storage.markExcessRefunded(quote.id, now());

@@ -333,6 +333,7 @@ describe('crypto payments on anvil', () => {
     expect(await settlementPayments(order.id)).toMatchObject([{ amountMinor: 5900n }]);
     expect(await invoicesOf(order.id)).toMatchObject([{ totalMinor: 4900n }]);
     const depositsBefore = await balanceOf('customer-deposits');
+    const cashBefore = await balanceOf('cash:crypto:eth');
 
     const refunded = await crypto.manager.refundExcess(adminPrincipal, order.id, null);
     expect(refunded).toMatchObject({
@@ -343,6 +344,8 @@ describe('crypto payments on anvil', () => {
     });
     expect(refunded.quote.excessRefundedAt).not.toBeNull();
     expect((await balanceOf('customer-deposits')) - depositsBefore).toBe(1000n);
+    // The money leaves the account it came into.
+    expect((await balanceOf('cash:crypto:eth')) - cashBefore).toBe(-1000n);
     // Asked again (a retry): the same refund, recorded once.
     const again = await crypto.manager.refundExcess(adminPrincipal, order.id, null);
     expect(again.refundedMinor).toBe('1000');
