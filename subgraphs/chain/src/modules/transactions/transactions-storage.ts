@@ -1,7 +1,38 @@
 import DataLoader from 'dataloader';
 import { and, asc, desc, eq, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '@symbeon/kernel';
+import { recordEvent, type Db } from '@symbeon/kernel';
 import * as schema from '../../db/schema.js';
+
+/**
+ * Announced (outbox) when a command's transaction ends without effect: refused before sending (REFUSED: the
+ * call would revert, fees above the cap; the same command id may be sent again), reverted on chain (REVERTED)
+ * or its nonce taken by another transaction (REPLACED) — both final for that command id. The subgraph that
+ * asked (certification, by the command id it chose) decides what to do.
+ */
+export const ChainCommandFailed = 'ChainCommandFailed';
+export interface ChainCommandFailedPayload {
+  commandId: string;
+  kind: string;
+  transactionId: string;
+  outcome: 'REFUSED' | 'REVERTED' | 'REPLACED';
+  error: string | null;
+  hash: string | null;
+  /** The same command id can be sent again (nothing was sent under it). */
+  retryable: boolean;
+}
+
+async function announceFailure(tx: Pick<Db<typeof schema>, 'insert'>, row: TransactionRow): Promise<void> {
+  const outcome = row.status === 'REPLACED' ? 'REPLACED' : row.nonce === null ? 'REFUSED' : 'REVERTED';
+  await recordEvent<ChainCommandFailedPayload>(tx as Db<typeof schema>, schema, ChainCommandFailed, {
+    commandId: row.idempotencyKey,
+    kind: row.kind,
+    transactionId: row.id,
+    outcome,
+    error: row.error,
+    hash: row.minedHash ?? row.hash,
+    retryable: outcome === 'REFUSED',
+  });
+}
 
 export type TransactionRow = typeof schema.transactions.$inferSelect;
 export type NewTransaction = typeof schema.transactions.$inferInsert;
@@ -119,6 +150,7 @@ export function createTransactionsStorage(db: Db<typeof schema>) {
         // A refused row is written only here, under this lock (update() moves open rows only): the row
         // `body` read cannot have changed since.
         if (!row) throw new Error(`transaction ${outcome.retryOf} is no longer a refused command`);
+        if (row.status === 'FAILED') await announceFailure(tx, row);
         if (outcome.attempt) {
           await tx.insert(schema.transactionAttempts).values({ ...outcome.attempt, transactionId: row.id });
         }
@@ -201,12 +233,19 @@ export function createTransactionsStorage(db: Db<typeof schema>) {
       id: string,
       change: Partial<Pick<TransactionRow, 'status' | 'minedHash' | 'blockNumber' | 'error' | 'submittedAt'>>,
     ): Promise<void> {
-      await db
-        .update(schema.transactions)
-        .set({ ...change, updatedAt: new Date() })
-        .where(
-          and(eq(schema.transactions.id, id), inArray(schema.transactions.status, ['PENDING', 'SUBMITTED'])),
-        );
+      await db.transaction(async (tx) => {
+        const [row] = await tx
+          .update(schema.transactions)
+          .set({ ...change, updatedAt: new Date() })
+          .where(
+            and(
+              eq(schema.transactions.id, id),
+              inArray(schema.transactions.status, ['PENDING', 'SUBMITTED']),
+            ),
+          )
+          .returning();
+        if (row && (row.status === 'FAILED' || row.status === 'REPLACED')) await announceFailure(tx, row);
+      });
     },
   };
 }

@@ -2,15 +2,33 @@ import { cidToDigest } from '@symbeon/contracts';
 import { anvilDevAccounts } from '@symbeon/kernel/anvil';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomCid, startChainFixture, type ChainFixture } from '../../test-fixture.js';
+import { ChainCommandFailed, type ChainCommandFailedPayload } from './transactions-storage.js';
 
 // The transaction manager against a real anvil node and a real database.
 let chain: ChainFixture;
 const holder = anvilDevAccounts[4].address;
 const inAYear = () => new Date(Date.now() + 365 * 24 * 3600_000);
 
+/** ChainCommandFailed as other subgraphs receive it (the outbox relayed onto the bus). */
+const failures: ChainCommandFailedPayload[] = [];
+const failuresOf = (commandId: string) => failures.filter((failure) => failure.commandId === commandId);
+async function eventually(probe: () => boolean, what: string) {
+  const deadline = Date.now() + 10_000;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 beforeAll(async () => {
   // The indexer is not needed here; the sender loop is driven by waitSettled.
   chain = await startChainFixture({ CHAIN_INDEXER: 'false' });
+  await chain.transport.subscribe(
+    async (event) => {
+      failures.push(event.payload as ChainCommandFailedPayload);
+    },
+    { group: 'test.command-failures', types: [ChainCommandFailed] },
+  );
 });
 
 afterAll(async () => {
@@ -123,6 +141,15 @@ describe('transaction manager', () => {
     const stillRefused = await transactions.revoke(command);
     expect(stillRefused).toMatchObject({ id: refused.id, status: 'FAILED', nonce: null });
     expect(stillRefused.error).toMatch(/^CertificateNotFound\(/);
+    // Each refusal is announced to whoever asked: retryable, nothing was sent under the key.
+    await eventually(() => failuresOf('refused-revoke').length === 2, 'two ChainCommandFailed');
+    expect(failuresOf('refused-revoke')[0]).toMatchObject({
+      kind: 'revoke',
+      transactionId: refused.id,
+      outcome: 'REFUSED',
+      retryable: true,
+      error: expect.stringMatching(/^CertificateNotFound\(/) as unknown,
+    });
     // The key stays bound to its command.
     await expect(transactions.revoke({ ...command, reason: 'another' })).rejects.toMatchObject({
       code: 'CONFLICT',
@@ -179,6 +206,14 @@ describe('transaction manager', () => {
       error: reverted.error,
     });
     expect(await chain.provider.getTransactionCount(transactions.signerAddress, 'pending')).toBe(before);
+    // Announced once, final for the key; the mined one not at all.
+    await eventually(() => failuresOf(reverted.idempotencyKey).length > 0, 'ChainCommandFailed REVERTED');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(failuresOf(reverted.idempotencyKey)).toEqual([
+      expect.objectContaining({ outcome: 'REVERTED', retryable: false, hash: reverted.minedHash }),
+    ]);
+    const mined = outcomes.find((row) => row.status === 'MINED')!;
+    expect(failuresOf(mined.idempotencyKey)).toEqual([]);
   });
 
   it('re-broadcasts a transaction persisted before a crash, with the same hash', async () => {
