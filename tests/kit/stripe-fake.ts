@@ -40,6 +40,8 @@ export interface FakeStripe {
    * Returns the `checkout.session.completed` event Stripe would then send (not delivered).
    */
   paySession(id: string, options?: { amount?: number; currency?: string }): FakeStripeEvent;
+  /** A custom card form's payment going through: the intent succeeded with its charge; returns `payment_intent.succeeded`. */
+  succeedPaymentIntent(id: string): FakeStripeEvent;
   /** A refund made outside the API (e.g. in the dashboard); returns the `charge.refunded` event. */
   refundOutside(paymentIntentId: string, amount?: number): FakeStripeEvent;
   /** An event of `type` carrying a copy of `object`; `created` (seconds) defaults to now. */
@@ -309,6 +311,12 @@ export async function startFakeStripe(
         ...(overrides.currency === undefined ? {} : { currency: overrides.currency }),
       });
       return event('checkout.session.completed', session);
+    },
+    succeedPaymentIntent(intentId) {
+      const intent = objects.get(intentId);
+      if (!intent || intent.object !== 'payment_intent') throw new Error(`no payment intent ${intentId}`);
+      succeedIntent(intent, Number(intent.amount));
+      return event('payment_intent.succeeded', intent);
     },
     refundOutside(intentId, amount) {
       const answer = createRefund({ payment_intent: intentId, ...(amount ? { amount } : {}) });

@@ -127,37 +127,42 @@ export function createPayPalManager(options: PayPalManagerOptions) {
     return fresh;
   }
 
+  /** Refunds a completed capture in full, once (PayPal-Request-Id names the capture). */
+  async function refundCapture(order: OrderRow, captureId: string, reason: string) {
+    const paypal = api();
+    const captured = await call('capture read', () => paypal.getCapture(captureId));
+    let refund;
+    try {
+      refund = await paypal.refundCapture(
+        captured.id,
+        { note_to_payer: reason.slice(0, 255) },
+        `symbeon-refund-${captured.id}`,
+      );
+    } catch (error) {
+      if (!(error instanceof PayPalApiError)) throw error;
+      throw new DomainError(ProviderError.PROVIDER_ERROR, `PayPal failed: ${error.message}`);
+    }
+    const money = refund.amount ?? captured.amount;
+    if (refund.status === COMPLETED && money) {
+      const booked = await settlement.refund({
+        orderId: order.id,
+        provider: 'PAYPAL',
+        providerRefundId: refund.id,
+        amountMinor: decimalToMinor(money.value, money.currency_code) ?? order.amountMinor,
+        currency: money.currency_code,
+        reason,
+      });
+      if (!booked.ok) throw new DomainError(booked.error.code, booked.error.message, 'orderId');
+    }
+    return { refundId: refund.id, status: refund.status };
+  }
+
   async function refundOrder(order: OrderRow, reason: string) {
     const rows = (await storage.ordersOf(order.id)).filter((row) => row.captureId);
-    if (rows.length === 0) return undefined;
-    const paypal = api();
     for (const row of rows) {
-      const captured = await call('capture read', () => paypal.getCapture(row.captureId!));
-      if (captured.status !== COMPLETED && captured.status !== 'REFUNDED') continue;
-      let refund;
-      try {
-        refund = await paypal.refundCapture(
-          captured.id,
-          { note_to_payer: reason.slice(0, 255) },
-          `symbeon-refund-${captured.id}`,
-        );
-      } catch (error) {
-        if (!(error instanceof PayPalApiError)) throw error;
-        throw new DomainError(ProviderError.PROVIDER_ERROR, `PayPal failed: ${error.message}`);
-      }
-      const money = refund.amount ?? captured.amount;
-      if (refund.status === COMPLETED && money) {
-        const booked = await settlement.refund({
-          orderId: order.id,
-          provider: 'PAYPAL',
-          providerRefundId: refund.id,
-          amountMinor: decimalToMinor(money.value, money.currency_code) ?? order.amountMinor,
-          currency: money.currency_code,
-          reason,
-        });
-        if (!booked.ok) throw new DomainError(booked.error.code, booked.error.message, 'orderId');
-      }
-      return { refundId: refund.id, status: refund.status };
+      const captured = await call('capture read', () => api().getCapture(row.captureId!));
+      if (captured.status === COMPLETED || captured.status === 'REFUNDED')
+        return refundCapture(order, captured.id, reason);
     }
     return undefined;
   }
@@ -300,6 +305,13 @@ export function createPayPalManager(options: PayPalManagerOptions) {
       const order = await orders.get(orderId);
       if (!order) throw new DomainError(ErrorCode.NOT_FOUND, 'No such order', 'orderId');
       return refundOrder(order, reason);
+    },
+
+    /** Administrators: refunds a PayPal payment (a capture settlement recorded for the order) in full. */
+    async refundCapture(principal: Principal, order: OrderRow, captureId: string, reason: string) {
+      if (!isAdmin(principal))
+        throw new DomainError(ErrorCode.FORBIDDEN, 'Only administrators refund payments');
+      return refundCapture(order, captureId, reason);
     },
 
     /**

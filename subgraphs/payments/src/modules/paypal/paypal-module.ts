@@ -1,5 +1,4 @@
 import type { PaymentsModule, PaymentsModuleDeps, PaymentsModuleFactory } from '../payments-module.js';
-import type { Refunder } from '../stripe/stripe-resolvers.js';
 import { createWebhookEventsStorage } from '../stripe/webhook-events-storage.js';
 import { webhookRoute } from '../stripe/webhook-route.js';
 import { createPayPalClient } from './paypal-client.js';
@@ -33,12 +32,6 @@ export function paypalManagerFor(deps: PaymentsModuleDeps): PayPalManager {
   }
   return manager;
 }
-
-/** refundPayment's PayPal branch (see stripe-resolvers.ts). */
-export const paypalRefunder =
-  (deps: PaymentsModuleDeps): Refunder =>
-  (context, orderId, reason) =>
-    paypalManagerFor(deps).refund(context.principal, orderId, reason);
 
 /**
  * PayPal Orders v2: createPayPalOrder, capturePayPalOrder and POST /webhooks/paypal. Without

@@ -133,6 +133,36 @@ export function createStripeManager(options: StripeManagerOptions) {
     return booked > 0 ? { outcome: 'REFUNDED' } : { outcome: 'DUPLICATE' };
   }
 
+  /**
+   * Refunds a PaymentIntent in full, once (the idempotency key names the order and the intent). Booked now when
+   * Stripe reports it succeeded, else by the `charge.refunded` webhook.
+   */
+  async function refundIntent(order: OrderRow, intentId: string, reason: string) {
+    const api = client();
+    const refund = await call('refund', () =>
+      api.refunds.create(
+        {
+          payment_intent: intentId,
+          reason: 'requested_by_customer',
+          metadata: { orderId: order.id, reason },
+        },
+        { idempotencyKey: `symbeon-refund-${order.id}-${intentId}` },
+      ),
+    );
+    if (refund.status === 'succeeded') {
+      const booked = await settlement.refund({
+        orderId: order.id,
+        provider: 'STRIPE',
+        providerRefundId: refund.id,
+        amountMinor: BigInt(refund.amount),
+        currency: refund.currency.toUpperCase(),
+        reason,
+      });
+      if (!booked.ok) throw new DomainError(booked.error.code, booked.error.message, 'orderId');
+    }
+    return { refundId: refund.id, status: refund.status ?? 'pending' };
+  }
+
   async function dispatch(event: Stripe.Event): Promise<Handled> {
     const receivedAt = new Date(event.created * 1000);
     switch (event.type) {
@@ -261,29 +291,14 @@ export function createStripeManager(options: StripeManagerOptions) {
         if (intentId) break;
       }
       if (!intentId) return undefined;
-      const paidIntent = intentId;
-      const refund = await call('refund', () =>
-        api.refunds.create(
-          {
-            payment_intent: paidIntent,
-            reason: 'requested_by_customer',
-            metadata: { orderId: order.id, reason },
-          },
-          { idempotencyKey: `symbeon-refund-${order.id}-${paidIntent}` },
-        ),
-      );
-      if (refund.status === 'succeeded') {
-        const booked = await settlement.refund({
-          orderId: order.id,
-          provider: 'STRIPE',
-          providerRefundId: refund.id,
-          amountMinor: BigInt(refund.amount),
-          currency: refund.currency.toUpperCase(),
-          reason,
-        });
-        if (!booked.ok) throw new DomainError(booked.error.code, booked.error.message, 'orderId');
-      }
-      return { refundId: refund.id, status: refund.status ?? 'pending' };
+      return refundIntent(order, intentId, reason);
+    },
+
+    /** Administrators: refunds a card payment (a PaymentIntent settlement recorded for the order) in full. */
+    async refundIntent(principal: Principal, order: OrderRow, intentId: string, reason: string) {
+      if (!isAdmin(principal))
+        throw new DomainError(ErrorCode.FORBIDDEN, 'Only administrators refund payments');
+      return refundIntent(order, intentId, reason);
     },
 
     /**

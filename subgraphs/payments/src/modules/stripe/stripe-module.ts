@@ -1,5 +1,5 @@
 import type { PaymentsModule, PaymentsModuleFactory } from '../payments-module.js';
-import { paypalRefunder } from '../paypal/paypal-module.js';
+import { paypalManagerFor } from '../paypal/paypal-module.js';
 import { createStripeClient } from './stripe-client.js';
 import { createStripeManager } from './stripe-manager.js';
 import { stripeResolvers } from './stripe-resolvers.js';
@@ -15,13 +15,14 @@ export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
  */
 export const stripeModule: PaymentsModuleFactory = (deps): PaymentsModule => {
   const logger = deps.logger.child({ module: 'stripe' });
+  const events = createWebhookEventsStorage(deps.db);
   const manager = createStripeManager({
     stripe: createStripeClient({ secretKey: deps.env.STRIPE_SECRET_KEY, apiUrl: deps.env.STRIPE_API_URL }),
     webhookSecret: deps.env.STRIPE_WEBHOOK_SECRET,
     orders: deps.orders,
     settlement: deps.settlement,
     storage: createStripeStorage(deps.db),
-    events: createWebhookEventsStorage(deps.db),
+    events,
     publicUrl: deps.env.PAYMENTS_PUBLIC_URL,
     logger,
   });
@@ -29,7 +30,7 @@ export const stripeModule: PaymentsModuleFactory = (deps): PaymentsModule => {
     logger.warn('STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not: card payments will never settle');
   return {
     name: 'stripe',
-    resolvers: stripeResolvers(manager, () => [paypalRefunder(deps)]),
+    resolvers: stripeResolvers(manager, () => paypalManagerFor(deps), events),
     routes: {
       [STRIPE_WEBHOOK_PATH]: webhookRoute(
         'Stripe',

@@ -1,21 +1,32 @@
-import { asResult, DomainError } from '@symbeon/kernel';
+import { asResult, codedError, DomainError, ErrorCode } from '@symbeon/kernel';
 import type { PaymentsContext } from '../../context.js';
+import type { PayPalManager } from '../paypal/paypal-manager.js';
+import { isAdmin } from '../shared/access.js';
 import { ProviderError } from './provider-ports.js';
 import type { StripeManager } from './stripe-manager.js';
-
-/** A provider's full refund of an order; undefined when that provider has no payment of the order. */
-export type Refunder = (
-  context: PaymentsContext,
-  orderId: string,
-  reason: string,
-) => Promise<{ refundId: string; status: string } | undefined>;
+import type { WebhookEventsStorage } from './webhook-events-storage.js';
 
 /**
- * Card mutations, and refundPayment for whichever provider (card, then the others in `refunders`) took the
- * order's money.
+ * Card mutations, and refundPayment for the card and PayPal payments settlement recorded on the order (by their
+ * provider ids: the PaymentIntent, the PayPal capture).
  */
-export function stripeResolvers(stripe: StripeManager, refunders: () => Refunder[]) {
+export function stripeResolvers(
+  stripe: StripeManager,
+  paypal: () => PayPalManager,
+  events: WebhookEventsStorage,
+) {
   return {
+    Query: {
+      providerEventsNeedingReview: async (
+        _: unknown,
+        args: { first?: number | null },
+        context: PaymentsContext,
+      ) => {
+        if (!isAdmin(context.principal))
+          throw codedError(ErrorCode.FORBIDDEN, 'Only administrators review provider events');
+        return events.flagged(Math.min(Math.max(args.first ?? 50, 1), 200));
+      },
+    },
     Mutation: {
       createCheckoutSession: (_: unknown, args: { orderId: string }, context: PaymentsContext) =>
         asResult(() => stripe.createCheckoutSession(context.principal, args.orderId)),
@@ -23,22 +34,38 @@ export function stripeResolvers(stripe: StripeManager, refunders: () => Refunder
         asResult(() => stripe.createPaymentIntent(context.principal, args.orderId)),
       refundPayment: (_: unknown, args: { orderId: string; reason: string }, context: PaymentsContext) =>
         asResult(async () => {
+          if (!isAdmin(context.principal))
+            throw new DomainError(ErrorCode.FORBIDDEN, 'Only administrators refund payments');
           const reason = args.reason.trim();
           if (!reason || reason.length > 500)
-            throw new DomainError('BAD_USER_INPUT', 'A reason of 1 to 500 characters is required', 'reason');
-          const byCard: Refunder = (ctx, orderId, why) => stripe.refund(ctx.principal, orderId, why);
-          for (const refund of [byCard, ...refunders()]) {
-            const done = await refund(context, args.orderId, reason);
-            if (done) {
-              const order = await context.orders.get(args.orderId);
-              return { refundId: done.refundId, refundStatus: done.status, order: order ?? null };
-            }
-          }
-          throw new DomainError(
-            ProviderError.NOTHING_TO_REFUND,
-            'No card or PayPal payment of this order to refund',
-            'orderId',
+            throw new DomainError(
+              ErrorCode.BAD_USER_INPUT,
+              'A reason of 1 to 500 characters is required',
+              'reason',
+            );
+          const order = await context.orders.get(args.orderId);
+          if (!order) throw new DomainError(ErrorCode.NOT_FOUND, 'No such order', 'orderId');
+          const payments = (await context.loaders.paymentsByOrder.load(order.id)).filter(
+            (payment) => payment.provider === 'STRIPE' || payment.provider === 'PAYPAL',
           );
+          if (payments.length === 0)
+            throw new DomainError(
+              ProviderError.NOTHING_TO_REFUND,
+              'No card or PayPal payment of this order to refund',
+              'orderId',
+            );
+          let last: { refundId: string; status: string } | undefined;
+          for (const payment of payments) {
+            last =
+              payment.provider === 'STRIPE'
+                ? await stripe.refundIntent(context.principal, order, payment.providerPaymentId, reason)
+                : await paypal().refundCapture(context.principal, order, payment.providerPaymentId, reason);
+          }
+          return {
+            refundId: last!.refundId,
+            refundStatus: last!.status,
+            order: (await context.orders.get(order.id)) ?? null,
+          };
         }),
     },
   };

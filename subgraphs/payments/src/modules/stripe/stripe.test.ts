@@ -5,10 +5,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 // The third-party fakes are shared with the end-to-end tests; only Stripe itself is faked.
 // eslint-disable-next-line import-x/no-relative-packages
 import { startFakeStripe, type FakeStripe } from '../../../../../tests/kit/stripe-fake.js';
+import { createContext } from '../../context.js';
 import * as schema from '../../db/schema.js';
 import { openPaymentsFixture, userPrincipal, type PaymentsFixture } from '../../test-fixture.js';
 import { createStripeClient } from './stripe-client.js';
 import { createStripeManager, type StripeManager } from './stripe-manager.js';
+import { stripeResolvers } from './stripe-resolvers.js';
 import { createStripeStorage } from './stripe-storage.js';
 import { createWebhookEventsStorage } from './webhook-events-storage.js';
 
@@ -214,9 +216,18 @@ describe('POST /webhooks/stripe', () => {
     const rows = await rowsOf(order.id);
     expect(rows.order.status).toBe('PENDING');
     expect(rows.payments).toHaveLength(0);
-    const flagged = await createWebhookEventsStorage(fixture.database.db).get('STRIPE', mismatched.id);
+    const events = createWebhookEventsStorage(fixture.database.db);
+    const flagged = await events.get('STRIPE', mismatched.id);
     expect(flagged).toMatchObject({ outcome: 'FLAGGED' });
     expect(flagged?.detail).toContain('100 EUR');
+    // Listed for administrators (Query.providerEventsNeedingReview), refused to others.
+    const resolvers = stripeResolvers(manager, () => undefined as never, events);
+    const admin = createContext(fixture.modules, 'test', userPrincipal(randomUUID(), ['ADMIN']));
+    const listed = await resolvers.Query.providerEventsNeedingReview(null, { first: 10 }, admin);
+    expect(listed.map((event) => event.eventId)).toContain(mismatched.id);
+    await expect(
+      resolvers.Query.providerEventsNeedingReview(null, {}, createContext(fixture.modules, 'test', buyer)),
+    ).rejects.toMatchObject({ extensions: { code: 'FORBIDDEN' } });
   });
 
   it('ignores events it does not handle and sessions it did not create', async () => {
@@ -287,10 +298,34 @@ describe('createPaymentIntent', () => {
     const intent = await manager.createPaymentIntent(buyer, order.id);
     expect(intent.clientSecret).toMatch(/^pi_test_\w+_secret_/);
     expect((await manager.createPaymentIntent(buyer, order.id)).paymentIntentId).toBe(intent.paymentIntentId);
-    const stored = stripe.paymentIntent(intent.paymentIntentId)!;
-    Object.assign(stored, { status: 'succeeded', amount_received: 1250 });
-    const event = stripe.event('payment_intent.succeeded', stored);
+    const event = stripe.succeedPaymentIntent(intent.paymentIntentId);
     expect((await deliver(event)).body).toMatchObject({ outcome: 'SETTLED' });
     expect((await rowsOf(order.id)).order.status).toBe('PAID');
+
+    // refundPayment refunds what settlement recorded (here a PaymentIntent, no Checkout Session).
+    const resolvers = stripeResolvers(
+      manager,
+      () => undefined as never,
+      createWebhookEventsStorage(fixture.database.db),
+    );
+    const member = await resolvers.Mutation.refundPayment(
+      null,
+      { orderId: order.id, reason: 'x' },
+      createContext(fixture.modules, 'test', buyer),
+    );
+    expect(member).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    const admin = createContext(fixture.modules, 'test', userPrincipal(randomUUID(), ['ADMIN']));
+    const refunded = await resolvers.Mutation.refundPayment(
+      null,
+      { orderId: order.id, reason: 'test refund' },
+      admin,
+    );
+    expect(refunded).toMatchObject({ ok: true, refundStatus: 'succeeded', order: { status: 'REFUNDED' } });
+    const nothing = await resolvers.Mutation.refundPayment(
+      null,
+      { orderId: (await openOrder()).order.id, reason: 'nothing paid' },
+      admin,
+    );
+    expect(nothing).toMatchObject({ ok: false, error: { code: 'NOTHING_TO_REFUND' } });
   });
 });
