@@ -306,6 +306,105 @@ describe('payments through the subgraph', () => {
     );
   });
 
+  it("lists the caller's orders, payments needing review for admins only, and refuses forged cursors", async () => {
+    const mine = await graphql(
+      ada,
+      `
+        {
+          orders(first: 1) {
+            edges {
+              node {
+                id
+                status
+              }
+            }
+            pageInfo {
+              hasNextPage
+              endCursor
+            }
+          }
+        }
+      `,
+    );
+    expect(mine.errors).toBeUndefined();
+    const page = mine.data?.orders as {
+      edges: unknown[];
+      pageInfo: { hasNextPage: boolean; endCursor: string };
+    };
+    expect(page.edges).toHaveLength(1);
+    const next = await graphql(
+      ada,
+      `
+        query ($after: String) {
+          orders(first: 5, after: $after) {
+            edges {
+              node {
+                id
+              }
+            }
+          }
+        }
+      `,
+      {
+        after: page.pageInfo.endCursor,
+      },
+    );
+    expect(next.errors).toBeUndefined();
+    const forged = await graphql(
+      ada,
+      `
+        {
+          orders(after: "bm90IGEgY3Vyc29y") {
+            edges {
+              node {
+                id
+              }
+            }
+          }
+        }
+      `,
+    );
+    expect(forged.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+
+    // A second payment on ada's paid order is EXCESS: on the review list for administrators.
+    const orders = await graphql(
+      ada,
+      `
+        {
+          orders {
+            edges {
+              node {
+                id
+                status
+              }
+            }
+          }
+        }
+      `,
+    );
+    const paid = (
+      orders.data?.orders as { edges: Array<{ node: { id: string; status: string } }> }
+    ).edges.find((edge) => edge.node.status === 'PAID');
+    const excess = await service.modules.settlement.settle({
+      orderId: paid?.node.id ?? '',
+      provider: 'PAYPAL',
+      providerPaymentId: `cap_${randomUUID()}`,
+      amountMinor: 100n,
+      currency: 'EUR',
+      receivedAt: new Date(),
+    });
+    expect(excess).toMatchObject({ ok: true, order: { status: 'OVERPAID' }, payment: { outcome: 'EXCESS' } });
+    const review = `{ paymentsForReview { edges { node { outcome amountMinor order { id status } } } } }`;
+    expect((await graphql(admin, review)).data?.paymentsForReview).toMatchObject({
+      edges: [
+        { node: { outcome: 'EXCESS', amountMinor: '100', order: { id: paid?.node.id, status: 'OVERPAID' } } },
+      ],
+    });
+    const refused = await graphql(ada, review);
+    expect(refused.data?.paymentsForReview ?? null).toBeNull();
+    expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
   it('refuses a request that did not come through the gateway', async () => {
     const response = await fetch(`${service.url}/graphql`, {
       method: 'POST',

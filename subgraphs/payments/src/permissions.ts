@@ -37,6 +37,7 @@ export const paymentsPermissions = {
   Query: {
     order: canSeeOrderById,
     ledgerBalances: isAdministrator,
+    paymentsForReview: isAdministrator,
   },
   Order: isBuyersRecord('can-see-order'),
   Payment: isBuyersRecord('can-see-payment'),

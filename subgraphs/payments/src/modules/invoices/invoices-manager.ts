@@ -1,13 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import {
-  decodeCursor,
-  pageSize,
-  toConnection,
-  type Connection,
-  type ContentStore,
-  type Principal,
-} from '@symbeon/kernel';
-import { signedInUserId } from '../shared/access.js';
+import { pageSize, toConnection, type Connection, type ContentStore, type Principal } from '@symbeon/kernel';
+import { requireAdmin, signedInUserId } from '../shared/access.js';
+import { timeCursor } from '../shared/validation.js';
 import type { InvoiceRow, InvoicesStorage, PaymentRow } from './invoices-storage.js';
 import { renderInvoicePdf } from './invoice-pdf.js';
 
@@ -44,12 +38,7 @@ export function createInvoicesManager(deps: InvoicesManagerDeps) {
     return { cid: stored.cid, bytes };
   }
 
-  const cursorOf = (after: string | null | undefined) => {
-    if (!after) return undefined;
-    const [at, id] = decodeCursor(after, ['string', 'string']);
-    const date = new Date(String(at));
-    return Number.isNaN(date.getTime()) ? undefined : { at: date, id: String(id) };
-  };
+  const cursorOf = timeCursor;
 
   return {
     renderPdf,
@@ -63,6 +52,17 @@ export function createInvoicesManager(deps: InvoicesManagerDeps) {
       const size = pageSize(args.first);
       const rows = await deps.storage.pageForBuyer(buyerId, size, cursorOf(args.after));
       return toConnection(rows, size, (row) => [row.issuedAt.toISOString(), row.id], Boolean(args.after));
+    },
+
+    /** Payments on closed orders (LATE) and beyond the price (EXCESS), for administrators. */
+    async listPaymentsForReview(
+      principal: Principal,
+      args: { first?: number | null; after?: string | null },
+    ): Promise<Connection<PaymentRow>> {
+      requireAdmin(principal);
+      const size = pageSize(args.first);
+      const rows = await deps.storage.reviewPage(size, cursorOf(args.after));
+      return toConnection(rows, size, (row) => [row.createdAt.toISOString(), row.id], Boolean(args.after));
     },
 
     /** The caller's payments, newest first. */

@@ -58,6 +58,24 @@ export function createInvoicesStorage(db: PaymentsDb) {
         .limit(size + 1);
     },
 
+    /** Payments an administrator should look at (LATE: order closed; EXCESS: owed back), newest first. */
+    async reviewPage(size: number, after?: Cursor): Promise<PaymentRow[]> {
+      const table = schema.paymentsTable;
+      return db
+        .select()
+        .from(table)
+        .where(
+          and(
+            inArray(table.outcome, ['LATE', 'EXCESS']),
+            after
+              ? or(lt(table.createdAt, after.at), and(eq(table.createdAt, after.at), lt(table.id, after.id)))
+              : undefined,
+          ),
+        )
+        .orderBy(desc(table.createdAt), desc(table.id))
+        .limit(size + 1);
+    },
+
     /** The buyer's payments, newest first, after a keyset cursor (createdAt, id). */
     async paymentsPageForBuyer(buyerId: string, size: number, after?: Cursor): Promise<PaymentRow[]> {
       const table = schema.paymentsTable;

@@ -1,7 +1,15 @@
-import { DomainError, ErrorCode, parseInput, type Principal } from '@symbeon/kernel';
+import {
+  DomainError,
+  ErrorCode,
+  pageSize,
+  parseInput,
+  toConnection,
+  type Connection,
+  type Principal,
+} from '@symbeon/kernel';
 import { z } from 'zod';
 import { canSeeBuyersData, signedInUserId } from '../shared/access.js';
-import { isUuid, uuidField } from '../shared/validation.js';
+import { isUuid, timeCursor, uuidField } from '../shared/validation.js';
 import type { OrderRow, OrdersStorage, OrderStatus, Provider } from './orders-storage.js';
 
 export type { OrderRow, OrderStatus, Provider };
@@ -52,6 +60,22 @@ export function createOrdersManager(storage: OrdersStorage) {
         amountMinor: item.priceAmountMinor,
         currency: item.currency,
       });
+    },
+
+    /** The caller's orders, newest first. */
+    async listMine(
+      principal: Principal,
+      args: { first?: number | null; after?: string | null },
+    ): Promise<Connection<OrderRow>> {
+      const buyerId = signedInUserId(principal);
+      const size = pageSize(args.first);
+      const after = timeCursor(args.after);
+      const rows = await storage.pageForBuyer(
+        buyerId,
+        size,
+        after ? { createdAt: after.at, id: after.id } : undefined,
+      );
+      return toConnection(rows, size, (row) => [row.createdAt.toISOString(), row.id], Boolean(args.after));
     },
 
     /** The buyer or an administrator cancels a PENDING order (one with money on it is refunded instead). */

@@ -19,8 +19,11 @@ export const ordersResolvers: GraphQLResolverMap<Context> = {
   Query: {
     order: (_: unknown, args: { id: string }, context: Context) =>
       isUuid(args.id) ? context.loaders.orderById.load(args.id) : null,
+    orders: (_: unknown, args: Page, context: Context) => context.orders.listMine(context.principal, args),
     payments: (_: unknown, args: Page, context: Context) =>
       context.invoices.listPayments(context.principal, args),
+    paymentsForReview: (_: unknown, args: Page, context: Context) =>
+      context.invoices.listPaymentsForReview(context.principal, args),
   },
   Mutation: {
     createOrder: (_: unknown, args: { input: unknown }, context: Context) =>
