@@ -90,7 +90,10 @@ const createOrder = `mutation ($programmeId: ID!) {
   }
 }`;
 const orderQuery = `query ($id: ID!) {
-  order(id: $id) { id status amount currency invoice { number total pdfUrl } payments { provider amount outcome } }
+  order(id: $id) {
+    id status amount currency invoice { number total pdfUrl } payments { provider amount outcome }
+    statusHistory { from to }
+  }
 }`;
 
 describe('payments through the subgraph', () => {
@@ -165,6 +168,10 @@ describe('payments through the subgraph', () => {
       amount: '49.00',
       invoice: { number: expect.stringMatching(/^SYM-\d{4}-000001$/), total: '49.00' },
       payments: [{ provider: 'STRIPE', amount: '49.00', outcome: 'SETTLED' }],
+      statusHistory: [
+        { from: null, to: 'PENDING' },
+        { from: 'PENDING', to: 'PAID' },
+      ],
     });
     expect((await graphql(admin, orderQuery, { id: orderId })).data?.order).toMatchObject({ status: 'PAID' });
     const stranger = await graphql(userPrincipal(randomUUID()), orderQuery, { id: orderId });

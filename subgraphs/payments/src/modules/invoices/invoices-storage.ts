@@ -15,6 +15,14 @@ export function createInvoicesStorage(db: PaymentsDb) {
       return row;
     },
 
+    async byIds(ids: readonly string[]): Promise<InvoiceRow[]> {
+      if (ids.length === 0) return [];
+      return db
+        .select()
+        .from(schema.invoices)
+        .where(inArray(schema.invoices.id, [...ids]));
+    },
+
     async invoicesOfOrders(orderIds: readonly string[]): Promise<InvoiceRow[]> {
       if (orderIds.length === 0) return [];
       return db
@@ -106,8 +114,8 @@ export function createInvoiceLoaders(storage: InvoicesStorage) {
       return orderIds.map((id) => byOrder.get(id) ?? null);
     }),
     invoiceById: new DataLoader<string, InvoiceRow | null>(async (ids) => {
-      const rows = await Promise.all(ids.map((id) => storage.byId(id)));
-      return rows.map((row) => row ?? null);
+      const rows = await storage.byIds(ids);
+      return ids.map((id) => rows.find((row) => row.id === id) ?? null);
     }),
     paymentsByOrder: new DataLoader<string, PaymentRow[]>(async (orderIds) => {
       const rows = await storage.paymentsOfOrders(orderIds);

@@ -40,7 +40,7 @@ export const ordersResolvers: GraphQLResolverMap<Context> = {
     payments: (order: OrderRow, _: unknown, context: Context) =>
       context.loaders.paymentsByOrder.load(order.id),
     statusHistory: async (order: OrderRow, _: unknown, context: Context) =>
-      (await context.orders.history(order.id)).map((row) => ({
+      (await context.loaders.historyByOrder.load(order.id)).map((row) => ({
         from: row.fromStatus,
         to: row.toStatus,
         reason: row.reason,

@@ -118,6 +118,15 @@ export function createOrdersStorage(db: PaymentsDb) {
       });
     },
 
+    async historyOf(orderIds: readonly string[]) {
+      if (orderIds.length === 0) return [];
+      return db
+        .select()
+        .from(schema.orderStatusHistory)
+        .where(inArray(schema.orderStatusHistory.orderId, [...orderIds]))
+        .orderBy(schema.orderStatusHistory.seq);
+    },
+
     async history(orderId: string) {
       return db
         .select()
@@ -182,8 +191,14 @@ export function createOrdersStorage(db: PaymentsDb) {
 
 export type OrdersStorage = ReturnType<typeof createOrdersStorage>;
 
+export type OrderStatusChangeRow = typeof schema.orderStatusHistory.$inferSelect;
+
 export function createOrderLoaders(storage: OrdersStorage) {
   return {
+    historyByOrder: new DataLoader<string, OrderStatusChangeRow[]>(async (ids) => {
+      const rows = await storage.historyOf(ids);
+      return ids.map((id) => rows.filter((row) => row.orderId === id));
+    }),
     orderById: new DataLoader<string, OrderRow | null>(async (ids) => {
       const rows = await storage.byIds(ids);
       const byId = new Map(rows.map((row) => [row.id, row]));
