@@ -67,6 +67,7 @@ export const certificationPermissions = {
     archiveProgramme: isAdministrator,
     reviewCertificationRequest: isAuditor,
     revokeCertificate: or(isIssuer, isAdministrator),
+    retryCertificateIssuance: or(isIssuer, isAdministrator),
     closeCertificateBatch: isAdministrator,
   },
   CertificationRequest: canSeeThisRequest,

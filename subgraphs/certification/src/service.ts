@@ -11,9 +11,10 @@ import {
   type ContentStore,
   type EventTransport,
   type Logger,
+  type Principal,
   type RunningService,
 } from '@symbeon/kernel';
-import { createContext, type CertificationModules } from './context.js';
+import { createContext, type CertificationContext, type CertificationModules } from './context.js';
 import * as schema from './db/schema.js';
 import { chainDeploymentPath, type CertificationEnv } from './env.js';
 import { consumeBatchEvents } from './modules/batches/batches-consumer.js';
@@ -27,6 +28,7 @@ import { createBatchesStorage } from './modules/batches/batches-storage.js';
 import { certificatesResolvers } from './modules/certificates/certificates-resolvers.js';
 import { consumeIssuanceEvents } from './modules/issuance/issuance-consumer.js';
 import { createIssuanceManager } from './modules/issuance/issuance-manager.js';
+import { issuanceResolvers, type IssuanceRetry } from './modules/issuance/issuance-resolvers.js';
 import { createIssuanceStorage } from './modules/issuance/issuance-storage.js';
 import { consumePaymentEvents } from './modules/payment-gate/payment-gate-consumer.js';
 import { startAuditJobs } from './modules/audit/audit-consumer.js';
@@ -229,7 +231,9 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
       return undefined;
     });
 
-  const service = await startSubgraph({
+  const service = await startSubgraph<
+    CertificationContext & { live: ReturnType<typeof createLiveUpdates>; issuance: IssuanceRetry }
+  >({
     name: 'certification',
     typeDefs: loadSubgraphTypeDefs(here),
     transformSchema: (built) => applyOwnershipRules(built, certificationPermissions),
@@ -243,6 +247,7 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
       auditResolvers,
       lifecycleResolvers,
       liveResolvers,
+      issuanceResolvers,
       batchesResolvers,
     ],
     port: env.CERTIFICATION_PORT,
@@ -256,6 +261,10 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
     context: async ({ identity, principal }) => ({
       ...createContext(modules, identity.requestId, principal),
       live,
+      issuance: {
+        retry: (caller: Principal, requestId: string) =>
+          issuance.retryIssuance(database.db, caller, requestId),
+      },
     }),
     onStop: async () => {
       await unlisten?.();

@@ -32,7 +32,7 @@ import type { ProgrammeRow } from './modules/programmes/programmes-storage.js';
 import { systemActor } from './modules/requests/requests-manager.js';
 import { createChainReader, type ChainReader } from './modules/verification/chain-reader.js';
 import { consumeIssuanceEvents } from './modules/issuance/issuance-consumer.js';
-import { createIssuanceManager } from './modules/issuance/issuance-manager.js';
+import { createIssuanceManager, type IssuanceManager } from './modules/issuance/issuance-manager.js';
 import {
   ChainCommandRequested,
   type ChainCommandRequestedPayload,
@@ -62,6 +62,8 @@ export let free: ProgrammeRow;
 export let certificateContract: Contract;
 export let lifecycleEvents: Subscription | undefined;
 export let priced: ProgrammeRow;
+/** The issuance manager the consumers use (tests call its operator actions, e.g. retryIssuance). */
+export let issuance: IssuanceManager;
 /** A free MERKLE_BATCH programme (created when the fixture is asked for batches). */
 export let batched: ProgrammeRow;
 /** CertificateAnchor, signed by the issuer (dev account 0). */
@@ -243,7 +245,7 @@ export function useChainFixture(options: {
       { maxSize: options.batches?.maxSize ?? 64, maxWaitSeconds: options.batches?.maxWaitSeconds ?? 3600 },
     );
     transport = createMemoryEventTransport();
-    const issuance = createIssuanceManager({
+    issuance = createIssuanceManager({
       contents,
       chainId: () => chain.deployment().chainId,
       issuer: { name: 'Symbeon', url: 'https://symbeon.example' },

@@ -10,6 +10,7 @@ export const ForeignEvents = {
   WalletLinked: 'identity.WalletLinked',
   CertificateIssued: 'CertificateIssued',
   CertificateRevoked: 'CertificateRevoked',
+  ChainCommandFailed: 'ChainCommandFailed',
 } as const;
 
 const requestEvent = z.object({ requestId: z.uuid() });
@@ -26,6 +27,13 @@ const certificateIssued = z.object({
   contentCid: z.string().nullable(),
   txHash: z.string(),
   blockNumber: z.number().int(),
+});
+const chainCommandFailed = z.object({
+  commandId: z.string().min(1),
+  kind: z.string(),
+  outcome: z.enum(['REFUSED', 'REVERTED', 'REPLACED']),
+  error: z.string().nullable(),
+  retryable: z.boolean(),
 });
 const certificateRevoked = z.object({
   tokenId: z.string().regex(/^\d+$/),
@@ -77,9 +85,15 @@ export async function consumeIssuanceEvents(
       tables,
       transport,
       consumer: 'certification.chain-events',
-      types: [ForeignEvents.CertificateIssued, ForeignEvents.CertificateRevoked],
+      types: [
+        ForeignEvents.CertificateIssued,
+        ForeignEvents.CertificateRevoked,
+        ForeignEvents.ChainCommandFailed,
+      ],
       handle: async (event, tx) => {
-        if (event.type === ForeignEvents.CertificateIssued)
+        if (event.type === ForeignEvents.ChainCommandFailed)
+          await issuance.chainCommandFailed(tx, parse(chainCommandFailed, event));
+        else if (event.type === ForeignEvents.CertificateIssued)
           await issuance.issued(tx, parse(certificateIssued, event));
         else {
           const revoked = parse(certificateRevoked, event);

@@ -1,11 +1,13 @@
 import { cidToDigest, digestToTokenId } from '@symbeon/contracts';
-import { DomainError, type ContentStore, type Logger } from '@symbeon/kernel';
+import { DomainError, ErrorCode, type ContentStore, type Logger, type Principal } from '@symbeon/kernel';
 import { getAddress, isAddress } from 'ethers';
 import type { BatchesManager } from '../batches/batches-manager.js';
 import { leafHash, leafValues } from '../batches/batch-tree.js';
 import { createProgrammesStorage, type CertificationDb } from '../programmes/programmes-storage.js';
 import { createRequestsManager, INVALID_TRANSITION, systemActor } from '../requests/requests-manager.js';
 import { createRequestsStorage } from '../requests/requests-storage.js';
+import { hasRole } from '../shared/access.js';
+import { isUuid } from '../shared/validation.js';
 import {
   badgeSvg,
   encodeJson,
@@ -26,6 +28,15 @@ export interface IssuanceOptions {
 }
 
 /** The chain's report of a mint, as its indexer publishes it (`CertificateIssued`). */
+/** chain's ChainCommandFailed, as it publishes it (a contract between the two subgraphs, not an import). */
+export interface ChainCommandFailure {
+  commandId: string;
+  kind: string;
+  outcome: 'REFUSED' | 'REVERTED' | 'REPLACED';
+  error: string | null;
+  retryable: boolean;
+}
+
 export interface CertificateIssuedReport {
   chainId: number;
   tokenId: string;
@@ -215,6 +226,9 @@ export function createIssuanceManager(options: IssuanceOptions) {
       }
       const valid = await storage.changeState(certificate.id, 'ISSUING', {
         status: 'VALID',
+        chainError: null,
+        chainErrorAt: null,
+        chainErrorRetryable: null,
         chainId: report.chainId,
         txHash: report.txHash,
         blockNumber: report.blockNumber,
@@ -224,6 +238,84 @@ export function createIssuanceManager(options: IssuanceOptions) {
         evidence: { tokenId: report.tokenId, txHash: report.txHash, blockNumber: report.blockNumber },
       });
       return valid;
+    },
+
+    /**
+     * chain's ChainCommandFailed for one of our commands: the issue command (`<request id>:<attempt>`, the
+     * certificate's command id) or a lifecycle one (`<certificate id>:revoke`, `…:renew:<expiry>`). Recorded on
+     * the certificate for operators (CertificationRequest.issuance, retryCertificateIssuance); a failure of a
+     * command that is not the certificate's current one (an older attempt) changes nothing.
+     */
+    async chainCommandFailed(tx: CertificationDb, failure: ChainCommandFailure) {
+      const { storage } = within(tx);
+      let certificate = await storage.findByCommandId(failure.commandId);
+      if (!certificate) {
+        const [prefix] = failure.commandId.split(':');
+        if (failure.kind !== 'issue' && prefix && isUuid(prefix))
+          [certificate] = await storage.findByIds([prefix]);
+      }
+      if (!certificate) return undefined;
+      const message = `${failure.kind} ${failure.outcome.toLowerCase()}: ${failure.error ?? 'no reason given'}`;
+      logger.warn(
+        { certificateId: certificate.id, commandId: failure.commandId, message },
+        'chain command failed',
+      );
+      await storage.recordChainError(certificate.id, { message, retryable: failure.retryable });
+      return certificate;
+    },
+
+    /**
+     * An issuer or administrator asks again for a certificate whose issue command the chain did not carry out
+     * (it stays ISSUING). Refused before anything was sent (retryable): the same command again, under the same
+     * command id — the chain still sends it at most once. Reverted on chain or its nonce taken (final for that
+     * command id): a new attempt, new documents (new dates, so a new token id) under `<request id>:<attempt+1>`.
+     */
+    async retryIssuance(
+      db: CertificationDb,
+      principal: Principal,
+      requestId: string,
+    ): Promise<CertificateRow> {
+      if (!hasRole(principal, 'ISSUER') && !hasRole(principal, 'ADMIN'))
+        throw new DomainError(ErrorCode.FORBIDDEN, 'Only issuers and administrators retry issuance');
+      const { storage } = within(db);
+      const [certificate] = isUuid(requestId) ? await storage.findByRequestIds([requestId]) : [];
+      if (!certificate)
+        throw new DomainError(ErrorCode.NOT_FOUND, `No certificate for request "${requestId}"`);
+      if (certificate.status !== 'ISSUING' || !certificate.chainError)
+        throw new DomainError(
+          ErrorCode.INVALID_STATE,
+          'Only an issuance the chain did not carry out can be retried (the certificate is ' +
+            `${certificate.status}${certificate.chainError ? '' : ', with no failure recorded'})`,
+        );
+      if (certificate.batchId || !certificate.tokenId)
+        throw new DomainError(ErrorCode.INVALID_STATE, 'Batch certificates are retried with their batch');
+      if (certificate.chainErrorRetryable) {
+        await db.transaction(async (tx) => {
+          const inTx = within(tx).storage;
+          await inTx.recordChainError(certificate.id, null);
+          await inTx.repeatIssueCommand({
+            commandId: certificate.commandId!,
+            kind: 'issue',
+            holder: certificate.holderAddress!,
+            contentCid: certificate.metadataCid!,
+            expiresAt: certificate.expiresAt!.toISOString(),
+            requestId: certificate.requestId,
+            certificateId: certificate.id,
+          });
+        });
+        logger.info(
+          { certificateId: certificate.id, commandId: certificate.commandId },
+          'issue command sent again',
+        );
+        return (await storage.findByIds([certificate.id]))[0]!;
+      }
+      return db.transaction(async (tx) => {
+        const reset = await within(tx).storage.resetForNewAttempt(certificate.id);
+        if (!reset) throw new DomainError(ErrorCode.CONFLICT, 'The issuance changed meanwhile');
+        const row = await buildAndRequest(tx, reset, certificate.holderAddress!);
+        logger.info({ certificateId: certificate.id, attempt: reset.attempt }, 'issuance attempted anew');
+        return row ?? reset;
+      });
     },
 
     /** CertificateRevoked from the chain: the certificate and its request are REVOKED. */

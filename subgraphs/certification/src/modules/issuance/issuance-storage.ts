@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import { recordEvent } from '@symbeon/kernel';
 import * as schema from '../../db/schema.js';
 import type { CertificationDb } from '../programmes/programmes-storage.js';
@@ -84,6 +84,61 @@ export function createIssuanceStorage(db: CertificationDb) {
       return row;
     },
 
+    async findByCommandId(commandId: string): Promise<CertificateRow | undefined> {
+      const [row] = await db.select().from(certificates).where(eq(certificates.commandId, commandId));
+      return row;
+    },
+
+    /** The chain's last failure of one of the certificate's commands; `null` clears it. */
+    async recordChainError(id: string, error: { message: string; retryable: boolean } | null): Promise<void> {
+      await db
+        .update(certificates)
+        .set({
+          chainError: error?.message.slice(0, 2000) ?? null,
+          chainErrorAt: error ? new Date() : null,
+          chainErrorRetryable: error ? error.retryable : null,
+          updatedAt: new Date(),
+        })
+        .where(eq(certificates.id, id));
+    },
+
+    /**
+     * Clears an ISSUING certificate's documents for a new attempt under a new command id (`attempt` + 1);
+     * undefined when it is not ISSUING with a failure recorded (issued meanwhile, or retried already).
+     */
+    async resetForNewAttempt(id: string): Promise<CertificateRow | undefined> {
+      const [row] = await db
+        .update(certificates)
+        .set({
+          attempt: sql`${certificates.attempt} + 1`,
+          tokenId: null,
+          metadataCid: null,
+          credentialCid: null,
+          imageCid: null,
+          issuedAt: null,
+          expiresAt: null,
+          commandId: null,
+          chainError: null,
+          chainErrorAt: null,
+          chainErrorRetryable: null,
+          updatedAt: new Date(),
+        })
+        .where(
+          and(
+            eq(certificates.id, id),
+            eq(certificates.status, 'ISSUING'),
+            isNotNull(certificates.chainError),
+          ),
+        )
+        .returning();
+      return row;
+    },
+
+    /** Records the same issue command again (same command id: the chain sends it at most once). */
+    async repeatIssueCommand(command: ChainCommandRequestedPayload): Promise<void> {
+      await recordEvent<ChainCommandRequestedPayload>(db, tables, ChainCommandRequested, command);
+    },
+
     async awaitingWallet(holderId: string): Promise<CertificateRow[]> {
       return db
         .select()
@@ -157,6 +212,11 @@ export function createCertificateLoaders(storage: IssuanceStorage) {
     certificateById: new DataLoader<string, CertificateRow | null>(async (ids) => {
       const byId = new Map((await storage.findByIds(ids)).map((row) => [row.id, row]));
       return ids.map((id) => issued(byId.get(id)));
+    }),
+    /** The request's certificate row in any state (ISSUING included): its issuance's progress. */
+    certificateRowByRequest: new DataLoader<string, CertificateRow | null>(async (ids) => {
+      const byRequest = new Map((await storage.findByRequestIds(ids)).map((row) => [row.requestId, row]));
+      return ids.map((id) => byRequest.get(id) ?? null);
     }),
     certificateByRequest: new DataLoader<string, CertificateRow | null>(async (ids) => {
       const byRequest = new Map((await storage.findByRequestIds(ids)).map((row) => [row.requestId, row]));

@@ -3,7 +3,11 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cidToDigest } from '@symbeon/contracts';
 import { anvilDevAccounts } from '@symbeon/kernel/anvil';
+import { eq } from 'drizzle-orm';
+import { Wallet } from 'ethers';
 import { describe, expect, it } from 'vitest';
+import * as schema from '../../db/schema.js';
+import { ChainCommandRequested } from './issuance-storage.js';
 import {
   approvedRequest,
   certificateContract,
@@ -12,8 +16,12 @@ import {
   contentDir,
   contents,
   deployment,
+  admin,
+  database,
   free,
+  issuance,
   linkWallet,
+  principal,
   modules,
   playChain,
   priced,
@@ -142,6 +150,75 @@ describe('issuance', () => {
     }, 'the documents after WalletLinked');
     expect(ready.holderAddress).toBe(anvilDevAccounts[5].address);
     expect((await commandFor(requestId)).holder).toBe(anvilDevAccounts[5].address);
+  });
+});
+
+describe('a command the chain did not carry out', () => {
+  const commandsOf = async (requestId: string) =>
+    (await database.db.select().from(schema.outbox).where(eq(schema.outbox.type, ChainCommandRequested)))
+      .map((row) => row.payload as { commandId: string; requestId: string; contentCid: string })
+      .filter((payload) => payload.requestId === requestId);
+  const failed = (commandId: string, outcome: 'REFUSED' | 'REVERTED', error: string) =>
+    publish('ChainCommandFailed', {
+      commandId,
+      kind: 'issue',
+      transactionId: randomUUID(),
+      outcome,
+      error,
+      hash: outcome === 'REVERTED' ? `0x${'ab'.repeat(32)}` : null,
+      retryable: outcome === 'REFUSED',
+    });
+
+  it('is recorded on the certificate; an operator sends it again (refused) or anew (reverted), and it issues once', async () => {
+    const { requestId } = await approvedRequest(free, Wallet.createRandom().address);
+    const first = await until(async () => {
+      const row = await certificateOf(requestId);
+      return row?.commandId ? row : undefined;
+    }, 'the issue command');
+    await expect(issuance.retryIssuance(database.db, admin, requestId)).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+    });
+
+    // Refused before sending (nothing went out under the key): the same command again.
+    await failed(first.commandId!, 'REFUSED', 'gas price above the cap');
+    await until(async () => (await certificateOf(requestId))?.chainError, 'the refusal recorded');
+    expect(await certificateOf(requestId)).toMatchObject({
+      chainError: 'issue refused: gas price above the cap',
+      chainErrorRetryable: true,
+      status: 'ISSUING',
+    });
+    await expect(
+      issuance.retryIssuance(database.db, principal(randomUUID(), []), requestId),
+    ).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    await issuance.retryIssuance(database.db, admin, requestId);
+    const again = await commandsOf(requestId);
+    expect(again.map((command) => command.commandId)).toEqual([first.commandId, first.commandId]);
+    expect((await certificateOf(requestId))?.chainError).toBeNull();
+
+    // Reverted on chain (final for the key): a new attempt with new documents under a new command id.
+    await failed(first.commandId!, 'REVERTED', 'CertificateInvalidExpiry(1, 2)');
+    await until(async () => (await certificateOf(requestId))?.chainError, 'the revert recorded');
+    const retried = await issuance.retryIssuance(database.db, admin, requestId);
+    expect(retried).toMatchObject({ attempt: 2, commandId: `${requestId}:2`, chainError: null });
+    // Documents rebuilt (dated now: the token id changes unless the retry falls in the same second).
+    expect(retried.metadataCid).toBeTruthy();
+    const commands = await commandsOf(requestId);
+    expect(commands).toHaveLength(3);
+    const latest = commands.at(-1)!;
+    expect(latest.commandId).toBe(`${requestId}:2`);
+
+    // A late failure of the first attempt's command no longer concerns the certificate.
+    await failed(first.commandId!, 'REVERTED', 'late');
+    const played = await playChain(latest as Parameters<typeof playChain>[0]);
+    await publish('CertificateIssued', played.issued);
+    await until(async () => ((await statusOf(requestId)) === 'ISSUED' ? true : undefined), 'ISSUED');
+    expect(await certificateOf(requestId)).toMatchObject({
+      status: 'VALID',
+      tokenId: played.tokenId,
+      chainError: null,
+    });
   });
 });
 

@@ -86,6 +86,15 @@ describe('lifecycle mutations in the subgraph', () => {
     expect(answer.data?.renewCertificate).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
   });
 
+  it('keeps the issuance retry to issuers and administrators, and answers NOT_FOUND for unknown requests', async () => {
+    const retry = `mutation ($id: ID!) { retryCertificateIssuance(requestId: $id) { ok error { code } } }`;
+    const member = await graphql(principal(), retry, { id: randomUUID() });
+    expect(member.data?.retryCertificateIssuance ?? null).toBeNull();
+    expect(member.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const issuer = await graphql(principal(['ISSUER']), retry, { id: randomUUID() });
+    expect(issuer.data?.retryCertificateIssuance).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+  });
+
   it('keeps sweeping on its timer without failing on an empty database', async () => {
     const before = await service.modules.lifecycle.sweep();
     expect(before).toEqual({ expired: 0, renewalDue: 0 });
