@@ -231,6 +231,20 @@ export function createPayPalManager(options: PayPalManagerOptions) {
         if (OPEN_ORDER_STATUSES.has(current.status) && link)
           return { paypalOrderId: current.id, approveUrl: link, status: current.status };
       }
+      if (latest?.captureId) {
+        // Captured already: a PENDING capture will settle by itself, and a completed one must not be paid twice.
+        const captured = await call('capture read', () => paypal.getCapture(latest.captureId!));
+        if (captured.status === COMPLETED) {
+          await settleCapture(captured, new Date());
+          throw new DomainError(ProviderError.ORDER_ALREADY_PAID, 'This order is paid already', 'orderId');
+        }
+        if (captured.status === 'PENDING')
+          throw new DomainError(
+            ProviderError.PAYMENT_PENDING,
+            'A PayPal payment for this order is waiting for PayPal',
+            'orderId',
+          );
+      }
       const attempt = (latest?.attempt ?? 0) + 1;
       const returnUrl = `${publicUrl}/orders/${order.id}`;
       const created = await call('order creation', () =>

@@ -163,6 +163,8 @@ describe('create, approve, capture', () => {
       paypal.capture(captured.captureId)!,
     );
     expect((await deliver(pendingEvent)).body).toMatchObject({ outcome: 'PENDING' });
+    // No second PayPal order while the money is on its way.
+    await expectRefusal(() => manager.createPayPalOrder(buyer, order.id), 'PAYMENT_PENDING');
 
     const completed = paypal.completeCapture(captured.captureId);
     expect((await deliver(completed)).body).toMatchObject({ outcome: 'SETTLED' });
