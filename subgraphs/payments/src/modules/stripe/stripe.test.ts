@@ -230,6 +230,32 @@ describe('POST /webhooks/stripe', () => {
     ).rejects.toMatchObject({ extensions: { code: 'FORBIDDEN' } });
   });
 
+  it('answers an error when Stripe cannot be reached, so that Stripe delivers again; the next delivery settles', async () => {
+    const { buyer, order } = await openOrder();
+    const { sessionId } = await manager.createCheckoutSession(buyer, order.id);
+    const event = stripe.paySession(sessionId);
+    const cutOff = createStripeManager({
+      stripe: createStripeClient({ secretKey: stripe.secretKey, apiUrl: 'http://127.0.0.1:9' }),
+      webhookSecret: stripe.webhookSecret,
+      orders: fixture.modules.orders,
+      settlement: fixture.modules.settlement,
+      storage: createStripeStorage(fixture.database.db),
+      events: createWebhookEventsStorage(fixture.database.db),
+      publicUrl: 'https://symbeon.example',
+      logger,
+    });
+    const { payload, signature } = stripe.sign(event);
+    await expect(cutOff.handleWebhook(Buffer.from(payload), signature)).rejects.toThrow();
+    const recorded = await createWebhookEventsStorage(fixture.database.db).get('STRIPE', event.id);
+    expect(recorded).toMatchObject({ processedAt: null, deliveries: 1 });
+    expect((await rowsOf(order.id)).order.status).toBe('PENDING');
+    expect((await deliver(event)).body).toMatchObject({ outcome: 'SETTLED' });
+    expect(await createWebhookEventsStorage(fixture.database.db).get('STRIPE', event.id)).toMatchObject({
+      outcome: 'SETTLED',
+      deliveries: 2,
+    });
+  });
+
   it('ignores events it does not handle and sessions it did not create', async () => {
     const unknown = stripe.event('customer.created', { id: 'cus_1', object: 'customer' });
     expect((await deliver(unknown)).body).toMatchObject({ outcome: 'IGNORED' });
