@@ -99,6 +99,14 @@ export function createCertificationModules(
     certificates: createIssuanceStorage(db),
     batches: createBatchesStorage(db),
   };
+  const batches = createBatchesManager({
+    db,
+    contents: readers?.contents ?? uploads.contents,
+    logger: logger.child({ module: 'batches' }),
+    maxSize: batching.maxSize ?? 64,
+    maxWaitSeconds: batching.maxWaitSeconds ?? 300,
+    ...(batching.now ? { now: batching.now } : {}),
+  });
   const base = {
     logger,
     storage,
@@ -118,16 +126,10 @@ export function createCertificationModules(
           verifyBatchProof: () =>
             Promise.reject(new Error('verification needs the content store and the chain')),
         },
-    batches: createBatchesManager({
-      db,
-      contents: readers?.contents ?? uploads.contents,
-      logger: logger.child({ module: 'batches' }),
-      maxSize: batching.maxSize ?? 64,
-      maxWaitSeconds: batching.maxWaitSeconds ?? 300,
-      ...(batching.now ? { now: batching.now } : {}),
-    }),
+    batches,
     lifecycle: createLifecycleManager({
       db,
+      batches,
       contents: readers?.contents ?? uploads.contents,
       chainId: () => {
         if (!readers) throw new Error('renewal needs the chain');

@@ -19,6 +19,7 @@ import type { RequestState } from '../requests/request-states.js';
 import { hasRole, signedInUserId } from '../shared/access.js';
 import { isUuid } from '../shared/validation.js';
 import { createAuditStorage } from '../audit/audit-storage.js';
+import type { BatchesManager } from '../batches/batches-manager.js';
 import { createLifecycleStorage } from './lifecycle-storage.js';
 
 const DAY_MS = 86_400_000;
@@ -66,6 +67,8 @@ export interface LifecycleOptions {
   logger: Logger;
   /** The clock (tests move it). */
   now?: () => Date;
+  /** Batch certificates are revoked in their batch. */
+  batches?: Pick<BatchesManager, 'requestRevocation'>;
   /**
    * The chain's time (its latest block's timestamp), when there is a chain. Expiry is the contract's rule
    * (block time ≥ expiresAt), so the sweep and the renewal window go by the later of the two clocks: on a
@@ -129,7 +132,8 @@ export function createLifecycleManager(options: LifecycleOptions) {
 
   async function certificateOrThrow(id: string): Promise<CertificateRow> {
     const [row] = isUuid(id) ? await within(db).certificates.findByIds([id]) : [];
-    if (!row || row.status === 'ISSUING' || !row.tokenId)
+    // A single certificate has a token; a batch certificate is a leaf of an anchored batch.
+    if (!row || row.status === 'ISSUING' || (!row.tokenId && !row.batchId))
       throw new DomainError(ErrorCode.NOT_FOUND, `No certificate with id "${id}"`);
     return row;
   }
@@ -210,13 +214,19 @@ export function createLifecycleManager(options: LifecycleOptions) {
           ErrorCode.INVALID_STATE,
           `A ${certificate.status} certificate cannot be revoked`,
         );
-      await within(db).lifecycle.recordEvent<LifecycleCommand>(ChainCommandRequested, {
-        commandId: `${certificate.id}:revoke`,
-        kind: 'revoke',
-        tokenId: certificate.tokenId!,
-        reason: why,
-        certificateId: certificate.id,
-      });
+      if (certificate.batchId) {
+        // A leaf of an anchored batch: revoked in the batch (CertificateAnchor.revokeInBatch).
+        if (!options.batches) throw new Error('revoking a batch certificate needs the batches manager');
+        await options.batches.requestRevocation(db, certificate, why);
+      } else {
+        await within(db).lifecycle.recordEvent<LifecycleCommand>(ChainCommandRequested, {
+          commandId: `${certificate.id}:revoke`,
+          kind: 'revoke',
+          tokenId: certificate.tokenId!,
+          reason: why,
+          certificateId: certificate.id,
+        });
+      }
       logger.info({ certificateId: certificate.id, tokenId: certificate.tokenId }, 'revocation requested');
       return certificate;
     },
@@ -229,6 +239,11 @@ export function createLifecycleManager(options: LifecycleOptions) {
     async renew(principal: Principal, id: string): Promise<CertificateRow> {
       const userId = signedInUserId(principal);
       const certificate = await certificateOrThrow(id);
+      if (certificate.batchId)
+        throw new DomainError(
+          ErrorCode.INVALID_STATE,
+          'A batch certificate is not renewed on chain: its term is in its anchored leaf (request a new one)',
+        );
       if (certificate.holderId !== userId && !hasRole(principal, 'ADMIN'))
         throw new DomainError(
           ErrorCode.FORBIDDEN,
