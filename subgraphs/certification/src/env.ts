@@ -36,7 +36,7 @@ export const certificationEnvShape = {
    */
   CERTIFICATION_BATCH_MAX_SIZE: z.coerce.number().int().min(1).max(256).default(64),
   /** ...or this many seconds after its first certificate joined, whichever comes first. */
-  CERTIFICATION_BATCH_MAX_WAIT_SECONDS: z.coerce.number().int().min(1).max(604_800).default(300),
+  CERTIFICATION_BATCH_MAX_WAIT_SECONDS: z.coerce.number().int().min(1).max(604_800).default(60),
 };
 
 export type CertificationEnv = ReturnType<typeof parseCertificationEnv>;
