@@ -20,6 +20,7 @@ COPY subgraphs/identity/package.json subgraphs/identity/
 COPY subgraphs/learning/package.json subgraphs/learning/
 COPY subgraphs/chain/package.json subgraphs/chain/
 COPY subgraphs/certification/package.json subgraphs/certification/
+COPY subgraphs/payments/package.json subgraphs/payments/
 COPY contracts/package.json contracts/
 COPY stack/package.json stack/
 COPY tests/package.json tests/
@@ -46,8 +47,8 @@ RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 
 # gateway (PORT), identity (IDENTITY_PORT), chain (CHAIN_PORT), certification (CERTIFICATION_PORT),
-# learning (LEARNING_PORT); each service listens on one of them.
-EXPOSE 8000 8003 8004 8005 8007
+# payments (PAYMENTS_PORT), learning (LEARNING_PORT); each service listens on one of them.
+EXPOSE 8000 8003 8004 8005 8006 8007
 
 # Last, so that the layers above are shared by every service's image.
 ARG SERVICE=gateway

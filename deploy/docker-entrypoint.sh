@@ -7,7 +7,7 @@ set -eu
 
 cd "$(dirname "$0")/.."
 
-: "${SERVICE:?SERVICE must name the workspace to run: identity, learning, chain, certification, gateway (or stack)}"
+: "${SERVICE:?SERVICE must name the workspace to run: identity, learning, chain, certification, payments, gateway (or stack)}"
 
 # Where the service listens: the same variables and defaults as its env.ts.
 # tests/static/deployment.test.ts checks these lines against the env shapes: keep one line per service.
@@ -18,6 +18,7 @@ listen_port() {
     learning) echo "${LEARNING_PORT:-8007}" ;;
     chain) echo "${CHAIN_PORT:-8004}" ;;
     certification) echo "${CERTIFICATION_PORT:-8005}" ;;
+    payments) echo "${PAYMENTS_PORT:-8006}" ;;
     stack) echo "${PORT:-8000}" ;;
     *) echo "docker-entrypoint: no port known for SERVICE=$SERVICE; add it to deploy/docker-entrypoint.sh" >&2; return 1 ;;
   esac
@@ -29,6 +30,7 @@ listen_host() {
     learning) echo "${LEARNING_HOST:-127.0.0.1}" ;;
     chain) echo "${CHAIN_HOST:-127.0.0.1}" ;;
     certification) echo "${CERTIFICATION_HOST:-127.0.0.1}" ;;
+    payments) echo "${PAYMENTS_HOST:-127.0.0.1}" ;;
     *) echo 127.0.0.1 ;;
   esac
 }

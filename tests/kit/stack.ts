@@ -99,6 +99,7 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
     LEARNING_PORT: '0',
     CHAIN_PORT: '0',
     CERTIFICATION_PORT: '0',
+    PAYMENTS_PORT: '0',
     ANVIL_PORT: '0',
     SEED_DEMO_DATA: 'true',
     // Every test talks from 127.0.0.1: budgets large enough that only tests/e2e/rate-limits meets them.
