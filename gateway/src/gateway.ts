@@ -269,7 +269,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     }
     return certificationFor.origin;
   };
-  // Payments' origin, for the providers' webhooks (POST /webhooks/stripe, /webhooks/paypal).
+  // Payments' origin, for the providers' webhooks (POST /webhooks/stripe, /webhooks/paypal) and invoice PDFs.
   let paymentsFor: { sdl: string; origin: URL | undefined } | undefined;
   const paymentsOrigin = (): URL | undefined => {
     const sdl = source.current();
@@ -408,6 +408,13 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       }),
       // Evidence uploads: the URL's token is the credential (no headers of the caller's pass); bodies up to
       // the largest evidence a programme may accept, counted per client address like /auth/.
+      // Invoice PDFs: the signed, short-lived link payments hands its buyer (Invoice.pdfUrl) is the credential;
+      // counted per client address like /auth/.
+      '/invoices/': passThrough({
+        upstream: paymentsOrigin,
+        methods: ['GET', 'HEAD'],
+        admit: admitByClientAddress(limiter),
+      }),
       '/uploads/': passThrough({
         upstream: certificationOrigin,
         methods: ['PUT'],

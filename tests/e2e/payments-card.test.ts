@@ -62,6 +62,8 @@ describe('card and PayPal payments through the gateway', () => {
       PAYPAL_CLIENT_SECRET: paypal.clientSecret,
       PAYPAL_WEBHOOK_ID: paypal.webhookId,
       PAYPAL_API_URL: paypal.url,
+      // The seeded Professional programme issues in Merkle batches: anchor a batch within two seconds.
+      CERTIFICATION_BATCH_MAX_WAIT_SECONDS: '2',
     });
     [linus, alan, ada, admin] = await Promise.all([
       signIn(stack.graphql, devKeys.linus),
@@ -228,12 +230,35 @@ describe('card and PayPal payments through the gateway', () => {
     // One set of ledger lines: the card cash account moved by the price once.
     expect(ledger.net('STRIPE')).toBe('4900');
 
-    // certification consumed PaymentSettled: the request left AWAITING_PAYMENT for issuance.
-    const next = await until(async () => {
-      const status = await requestStatus(requestId);
-      return status === 'AWAITING_PAYMENT' ? undefined : status;
-    }, 'the request to leave AWAITING_PAYMENT');
-    expect(['ISSUING', 'ISSUED']).toContain(next);
+    // The invoice PDF, through the gateway's /invoices/ route with the short-lived signed link only its buyer
+    // is given.
+    const withPdf = await stack.graphql(
+      'query ($id: ID!) { order(id: $id) { invoice { number pdfUrl } } }',
+      { id: order.id },
+      linus.headers,
+    );
+    const pdfUrl = withPdf.body.data!.order.invoice.pdfUrl as string;
+    expect(new URL(pdfUrl).origin).toBe(stack.url);
+    const pdf = await until(async () => {
+      const response = await fetch(pdfUrl);
+      return response.status === 200 ? response : undefined;
+    }, 'the invoice PDF');
+    expect(pdf.headers.get('content-type')).toBe('application/pdf');
+    expect(
+      Buffer.from(await pdf.arrayBuffer())
+        .subarray(0, 5)
+        .toString(),
+    ).toBe('%PDF-');
+    const forgedLink = new URL(pdfUrl);
+    forgedLink.searchParams.set('sig', 'x'.repeat(43));
+    expect((await fetch(forgedLink)).status).not.toBe(200);
+
+    // certification consumed PaymentSettled: the request went on to issuance, and is issued (its batch
+    // anchored on the local chain).
+    await until(
+      async () => ((await requestStatus(requestId)) === 'ISSUED' ? true : undefined),
+      'the paid request to be ISSUED',
+    );
   });
 
   it('pays by PayPal: create → approve on PayPal → capture → PAID; webhooks verified; refunded by an administrator', async () => {

@@ -147,13 +147,15 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
 
 /**
  * startTestStack with the gateway on a port chosen up front, for flows whose URLs name the public origin
- * (certification's upload and report URLs: CERTIFICATION_PUBLIC_URL).
+ * (certification's upload and report URLs: CERTIFICATION_PUBLIC_URL; payments' return and invoice URLs:
+ * PAYMENTS_PUBLIC_URL).
  */
 export async function startPublicTestStack(extraEnv: Record<string, string> = {}): Promise<TestStack> {
   const port = await freePort();
   return startTestStack({
     PORT: String(port),
     CERTIFICATION_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    PAYMENTS_PUBLIC_URL: `http://127.0.0.1:${port}`,
     ...extraEnv,
   });
 }
