@@ -267,6 +267,48 @@ describe('crypto payment rules through the gateway', () => {
     await expectLedgerBalanced();
   });
 
+  it('overpaid in the native coin → OVERPAID, the excess owed to the payer; an administrator refunds it once', async () => {
+    const ada = await signIn(stack.graphql, devKeys.ada);
+    const orderId = await professionalOrder(ada);
+    const quoted = await stack.graphql(QUOTE, { orderId }, ada.headers);
+    const { quote } = quoted.body.data!.createCryptoQuote;
+    const extra = 1_000_000_000_000_000n; // 0.001 ETH more than quoted
+    const receiver = new Contract(
+      quote.receiver,
+      ['function pay(bytes32 orderRef) payable'],
+      new Wallet(devKeys.ada, provider),
+    );
+    await (
+      await receiver.getFunction('pay').send(quote.orderRef, { value: BigInt(quote.amount) + extra })
+    ).wait();
+    const OVERPAID = `query ($id: ID!) { order(id: $id) { status invoice { number } cryptoQuote { received excess excessRefunded } } }`;
+    const overpaid = await until(async () => {
+      const seen = await stack.graphql(OVERPAID, { id: orderId }, ada.headers);
+      const current = seen.body.data!.order;
+      return current.status === 'OVERPAID' ? current : undefined;
+    }, 'OVERPAID');
+    // Settled (the price was covered): invoiced, the excess recorded as owed.
+    expect(overpaid.invoice.number).toMatch(/^SYM-/);
+    expect(overpaid.cryptoQuote).toMatchObject({ excess: extra.toString(), excessRefunded: false });
+    await expectLedgerBalanced();
+
+    const REFUND = `mutation ($id: ID!) { refundCryptoExcess(orderId: $id, reason: "overpaid") { ok error { code message } amount payer } }`;
+    const denied = await stack.graphql(REFUND, { id: orderId }, ada.headers);
+    expect(denied.body.data?.refundCryptoExcess ?? null).toBeNull();
+    const refunded = await stack.graphql(REFUND, { id: orderId }, symbeon.headers);
+    expect(refunded.body.data!.refundCryptoExcess).toMatchObject({
+      ok: true,
+      amount: extra.toString(),
+      payer: new Wallet(devKeys.ada).address,
+    });
+    // Idempotent: asked again, nothing more is refunded.
+    const again = await stack.graphql(REFUND, { id: orderId }, symbeon.headers);
+    expect(again.body.data!.refundCryptoExcess.ok).toBe(true);
+    const after = (await stack.graphql(OVERPAID, { id: orderId }, ada.headers)).body.data!.order;
+    expect(after.cryptoQuote.excessRefunded).toBe(true);
+    await expectLedgerBalanced();
+  });
+
   it('a payment after its quote expired (chain time) is held for an administrator, who accepts it', async () => {
     const orderId = await professionalOrder(linus);
     const quoted = await stack.graphql(QUOTE, { orderId }, linus.headers);

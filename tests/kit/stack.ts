@@ -12,7 +12,13 @@ export interface TestStack {
   url: string;
   graphql: GraphQLRequest;
   /** Subgraph origins, e.g. http://127.0.0.1:41235 (GraphQL at /graphql). */
-  subgraphUrls: { identity: string; learning: string; chain: string; certification: string };
+  subgraphUrls: {
+    identity: string;
+    learning: string;
+    chain: string;
+    certification: string;
+    payments: string;
+  };
   /** The chain node's JSON-RPC URL (the anvil the stack started). */
   rpcUrl: string;
   process: RunningProcess;
@@ -66,6 +72,7 @@ async function launch(env: Record<string, string>) {
     const [, learning] = await proc.waitFor(/learning subgraph\s+(http:\/\/\S+?)\/graphql/);
     const [, chain] = await proc.waitFor(/chain subgraph\s+(http:\/\/\S+?)\/graphql/);
     const [, certification] = await proc.waitFor(/certification subgraph\s+(http:\/\/\S+?)\/graphql/);
+    const [, payments] = await proc.waitFor(/payments subgraph\s+(http:\/\/\S+?)\/graphql/);
     const [, rpcUrl] = await proc.waitFor(/chain node \(JSON-RPC\)\s+(http:\/\/\S+)/);
     return {
       proc,
@@ -75,6 +82,7 @@ async function launch(env: Record<string, string>) {
         learning: learning!,
         chain: chain!,
         certification: certification!,
+        payments: payments!,
       },
       rpcUrl: rpcUrl!,
     };
