@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  approvedCertificationRequest,
   devKeys,
-  minimalPdf,
   signIn,
   startFakePayPal,
   startFakeStripe,
@@ -11,21 +11,12 @@ import {
   type FakeStripe,
   type SignedIn,
   type TestStack,
+  until,
 } from '../kit/index.js';
 
 // Card (Stripe) and PayPal payments through the gateway only. Stripe and PayPal cannot be reached from tests:
 // the stack's payments subgraph talks to local stand-ins (tests/kit) with the real stripe SDK and plain HTTP,
 // and the webhooks reach the gateway's POST /webhooks/stripe and /webhooks/paypal signed the providers' way.
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 const ORDER = `query ($id: ID!) {
   order(id: $id) { id status amountMinor currency invoice { number } payments { provider providerPaymentId amountMinor } }
@@ -92,51 +83,14 @@ describe('card and PayPal payments through the gateway', () => {
   };
 
   /** linus's Professional request, with both documents, submitted, audited and approved by alan. */
-  async function approvedRequest(): Promise<string> {
-    const created = await stack.graphql(
-      'mutation ($id: ID!) { createCertificationRequest(programmeId: $id) { ok error { code message } request { id } } }',
-      { id: professional },
-      linus.headers,
-    );
-    expect(created.body.data!.createCertificationRequest.ok).toBe(true);
-    const requestId = created.body.data!.createCertificationRequest.request.id as string;
-    for (const key of ['portfolio', 'project_report']) {
-      const document = minimalPdf(key);
-      const ticket = await stack.graphql(
-        `mutation ($id: ID!, $key: String!, $size: Int!) { createEvidenceUpload(requestId: $id, evidenceKey: $key,
-          fileName: "document.pdf", mediaType: "application/pdf", size: $size) { ok error { code message } upload { url } } }`,
-        { id: requestId, key, size: document.length },
-        linus.headers,
-      );
-      expect(ticket.body.data!.createEvidenceUpload.ok).toBe(true);
-      const put = await fetch(ticket.body.data!.createEvidenceUpload.upload.url, {
-        method: 'PUT',
-        body: document,
-        headers: { 'content-type': 'application/pdf' },
-      });
-      expect(put.status).toBe(200);
-    }
-    const submitted = await stack.graphql(
-      'mutation ($id: ID!) { submitCertificationRequest(id: $id) { ok error { code message } } }',
-      { id: requestId },
-      linus.headers,
-    );
-    expect(submitted.body.data!.submitCertificationRequest).toMatchObject({ ok: true });
-    await until(
-      async () => ((await requestStatus(requestId)) === 'AWAITING_REVIEW' ? true : undefined),
-      'review',
-    );
-    const approved = await stack.graphql(
-      'mutation ($id: ID!) { reviewCertificationRequest(id: $id, decision: APPROVE, comment: "Good") { ok error { code message } } }',
-      { id: requestId },
-      alan.headers,
-    );
-    expect(approved.body.data!.reviewCertificationRequest).toMatchObject({ ok: true });
-    await until(
-      async () => ((await requestStatus(requestId)) === 'AWAITING_PAYMENT' ? true : undefined),
-      'AWAITING_PAYMENT',
-    );
-    return requestId;
+  function approvedRequest(): Promise<string> {
+    return approvedCertificationRequest(stack.graphql, {
+      programmeId: professional,
+      requester: linus,
+      auditor: alan,
+      evidenceKeys: ['portfolio', 'project_report'],
+      reach: 'AWAITING_PAYMENT',
+    });
   }
 
   /** createOrder for Professional, retried until payments has projected certification's catalogue. */

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Contract, JsonRpcProvider, Wallet, ZeroAddress } from 'ethers';
 import {
+  approvedCertificationRequest,
   devKeys,
-  minimalPdf,
   signIn,
   startPublicTestStack,
   type SignedIn,
   type TestStack,
+  until,
 } from '../kit/index.js';
 
 // A crypto payment through the gateway and the local chain only: linus's request for the seeded Professional
@@ -37,16 +38,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 const ORDER = `query ($id: ID!) {
   order(id: $id) { id status amountMinor currency invoice { number } cryptoQuote { status received } }
 }`;
@@ -62,51 +53,14 @@ const requestStatus = async (id: string) => {
 };
 
 /** linus's Professional request, with both documents, submitted, audited and approved by alan. */
-async function approvedRequest(programmeId: string): Promise<string> {
-  const created = await stack.graphql(
-    'mutation ($id: ID!) { createCertificationRequest(programmeId: $id) { ok error { code message } request { id } } }',
-    { id: programmeId },
-    linus.headers,
-  );
-  expect(created.body.data!.createCertificationRequest.ok).toBe(true);
-  const requestId = created.body.data!.createCertificationRequest.request.id as string;
-  for (const key of ['portfolio', 'project_report']) {
-    const document = minimalPdf(key);
-    const ticket = await stack.graphql(
-      `mutation ($id: ID!, $key: String!, $size: Int!) { createEvidenceUpload(requestId: $id, evidenceKey: $key,
-        fileName: "document.pdf", mediaType: "application/pdf", size: $size) { ok error { code message } upload { url } } }`,
-      { id: requestId, key, size: document.length },
-      linus.headers,
-    );
-    expect(ticket.body.data!.createEvidenceUpload.ok).toBe(true);
-    const put = await fetch(ticket.body.data!.createEvidenceUpload.upload.url, {
-      method: 'PUT',
-      body: document,
-      headers: { 'content-type': 'application/pdf' },
-    });
-    expect(put.status).toBe(200);
-  }
-  const submitted = await stack.graphql(
-    'mutation ($id: ID!) { submitCertificationRequest(id: $id) { ok error { code message } } }',
-    { id: requestId },
-    linus.headers,
-  );
-  expect(submitted.body.data!.submitCertificationRequest).toMatchObject({ ok: true });
-  await until(
-    async () => ((await requestStatus(requestId)) === 'AWAITING_REVIEW' ? true : undefined),
-    'review',
-  );
-  const approved = await stack.graphql(
-    'mutation ($id: ID!) { reviewCertificationRequest(id: $id, decision: APPROVE, comment: "Good") { ok error { code message } } }',
-    { id: requestId },
-    alan.headers,
-  );
-  expect(approved.body.data!.reviewCertificationRequest).toMatchObject({ ok: true });
-  await until(
-    async () => ((await requestStatus(requestId)) === 'AWAITING_PAYMENT' ? true : undefined),
-    'AWAITING_PAYMENT',
-  );
-  return requestId;
+function approvedRequest(programmeId: string): Promise<string> {
+  return approvedCertificationRequest(stack.graphql, {
+    programmeId,
+    requester: linus,
+    auditor: alan,
+    evidenceKeys: ['portfolio', 'project_report'],
+    reach: 'AWAITING_PAYMENT',
+  });
 }
 
 describe('crypto payment through the gateway', () => {

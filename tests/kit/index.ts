@@ -6,3 +6,4 @@ export * from './auth.js';
 export * from './documents.js';
 export * from './stripe-fake.js';
 export * from './paypal-fake.js';
+export * from './certification.js';
