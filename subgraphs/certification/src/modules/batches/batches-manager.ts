@@ -13,6 +13,7 @@ import { requireAdmin } from '../shared/access.js';
 import { requireUuid } from '../shared/validation.js';
 import { batchIdToRoot, buildBatch, LEAF_ENCODING, leafValues, rootToBatchId } from './batch-tree.js';
 import { createBatchesStorage, type BatchRow } from './batches-storage.js';
+import { startPeriodic } from '../shared/periodic.js';
 
 /** The batch commands for the chain subgraph (same event type as issuance's 'issue'; a contract, not an import). */
 export interface AnchorBatchCommandPayload {
@@ -318,22 +319,5 @@ export function startBatchCloser(
   seconds: number,
   onError: (error: unknown) => void,
 ): { close(): Promise<void> } {
-  let running: Promise<unknown> | undefined;
-  const run = () => {
-    if (running) return;
-    running = batches
-      .closeDue()
-      .catch(onError)
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(run, seconds * 1000);
-  timer.unref();
-  return {
-    close: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return startPeriodic(() => batches.closeDue(), seconds, onError);
 }

@@ -4,6 +4,7 @@ import * as schema from '../../db/schema.js';
 import type { CertificationDb } from '../programmes/programmes-storage.js';
 import { RenewalAuditPassed } from '../audit/audit-storage.js';
 import type { LifecycleManager } from './lifecycle-manager.js';
+import { startPeriodic } from '../shared/periodic.js';
 
 /** The chain indexer's event for a renewal (a contract between the two subgraphs, not an import). */
 export const CertificateRenewed = 'CertificateRenewed';
@@ -52,23 +53,5 @@ export function startExpirySweep(
   seconds: number,
   onError: (error: unknown) => void,
 ): { close(): Promise<void> } {
-  let running: Promise<unknown> | undefined;
-  const run = () => {
-    if (running) return;
-    running = lifecycle
-      .sweep()
-      .catch(onError)
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(run, seconds * 1000);
-  timer.unref();
-  run();
-  return {
-    close: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return startPeriodic(() => lifecycle.sweep(), seconds, onError, { immediately: true });
 }
