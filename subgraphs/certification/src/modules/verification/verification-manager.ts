@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { cidToDigest, digestToCid, ISSUER_ROLE } from '@symbeon/contracts';
 import { DomainError, ErrorCode, rawLeafCid, type ContentStore, type Logger } from '@symbeon/kernel';
-import { getAddress, isAddress, isError, type EventLog } from 'ethers';
+import { getAddress, isAddress, isError, type Contract, type EventLog } from 'ethers';
 import { leafHash, leafValues, proofLeadsToRoot, rootToBatchId } from '../batches/batch-tree.js';
 import type { BatchesStorage } from '../batches/batches-storage.js';
 import { holderDid } from '../issuance/issuance-documents.js';
@@ -89,6 +89,39 @@ function ipfsCid(link: unknown): string | undefined {
 }
 
 type StepResult = [passed: boolean, detail: string, evidence: Record<string, unknown> | null];
+
+/**
+ * The issuer step: the event (CertificateIssued / BatchAnchored) names its sender, who must have held
+ * ISSUER_ROLE on that contract at that block.
+ */
+async function checkIssuer(
+  contract: Contract,
+  address: string,
+  log: EventLog | undefined,
+  what: { verb: 'Issued' | 'Anchored'; missing: string },
+): Promise<StepResult> {
+  const issuer = log ? getAddress(String(log.args.getValue('issuer'))) : undefined;
+  const held =
+    log && issuer
+      ? ((await contract.getFunction('hasRole').staticCall(ISSUER_ROLE, issuer, {
+          blockTag: log.blockNumber,
+        })) as boolean)
+      : false;
+  return [
+    held,
+    !log
+      ? what.missing
+      : held
+        ? `${what.verb} by ${issuer}, holding ISSUER_ROLE on ${address}, in block ${log.blockNumber}`
+        : `${what.verb} by ${issuer}, who did not hold ISSUER_ROLE on ${address}`,
+    {
+      contract: address,
+      issuer: issuer ?? null,
+      blockNumber: log?.blockNumber ?? null,
+      txHash: log?.transactionHash ?? null,
+    },
+  ];
+}
 type Metadata = { credential?: unknown; attributes?: Array<{ trait_type?: unknown; value?: unknown }> };
 
 /** The credential the metadata names: its bytes match its CID, it is about this holder and ends at this expiry. */
@@ -328,28 +361,13 @@ export function createVerificationManager(options: {
 
     // 6. Issuer: anchored on the configured contract by an account holding ISSUER_ROLE there (at that block).
     const log = await anchoredLog(batchId);
-    const issuer = log ? getAddress(String(log.args.getValue('issuer'))) : undefined;
-    const issuerHeldRole =
-      log && issuer
-        ? ((await anchor
-            .getFunction('hasRole')
-            .staticCall(ISSUER_ROLE, issuer, { blockTag: log.blockNumber })) as boolean)
-        : false;
     step(
       'issuer',
       'Issued by Symbeon',
-      issuerHeldRole,
-      !log
-        ? `No BatchAnchored event for batch ${root} on ${anchorAddress}`
-        : issuerHeldRole
-          ? `Anchored by ${issuer}, holding ISSUER_ROLE on ${anchorAddress}, in block ${log.blockNumber}`
-          : `Anchored by ${issuer}, who did not hold ISSUER_ROLE on ${anchorAddress}`,
-      {
-        contract: anchorAddress,
-        issuer: issuer ?? null,
-        blockNumber: log?.blockNumber ?? null,
-        txHash: log?.transactionHash ?? null,
-      },
+      ...(await checkIssuer(anchor, anchorAddress, log, {
+        verb: 'Anchored',
+        missing: `No BatchAnchored event for batch ${root} on ${anchorAddress}`,
+      })),
     );
 
     // 7. Holder: the leaf's holder is whom Symbeon issued it to.
@@ -585,28 +603,13 @@ export function createVerificationManager(options: {
 
       // 5. Issuer: minted by the configured contract, by an account holding ISSUER_ROLE (at that block).
       const log = await issuanceLog(tokenId);
-      const issuer = log ? getAddress(String(log.args.getValue('issuer'))) : undefined;
-      const issuerHeldRole =
-        log && issuer
-          ? ((await contract.getFunction('hasRole').staticCall(ISSUER_ROLE, issuer, {
-              blockTag: log.blockNumber,
-            })) as boolean)
-          : false;
       step(
         'issuer',
         'Issued by Symbeon',
-        issuerHeldRole,
-        !log
-          ? `No CertificateIssued event for token ${tokenId} on ${contractAddress}`
-          : issuerHeldRole
-            ? `Issued by ${issuer}, holding ISSUER_ROLE on ${contractAddress}, in block ${log.blockNumber}`
-            : `Issued by ${issuer}, who did not hold ISSUER_ROLE on ${contractAddress}`,
-        {
-          contract: contractAddress,
-          issuer: issuer ?? null,
-          blockNumber: log?.blockNumber ?? null,
-          txHash: log?.transactionHash ?? null,
-        },
+        ...(await checkIssuer(contract, contractAddress, log, {
+          verb: 'Issued',
+          missing: `No CertificateIssued event for token ${tokenId} on ${contractAddress}`,
+        })),
       );
 
       // 6. Holder: the chain's holder is whom we issued it to.
