@@ -40,7 +40,7 @@ export const transactions = chain.table(
   {
     id: uuid('id').primaryKey().defaultRandom(),
     idempotencyKey: text('idempotency_key').notNull().unique(),
-    /** issue | revoke | renew | anchorBatch */
+    /** issue | revoke | renew | anchorBatch | revokeInBatch */
     kind: text('kind').notNull(),
     /** The validated command, to refuse a reused key carrying a different command. */
     command: jsonb('command').notNull(),
