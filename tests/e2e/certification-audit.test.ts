@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   devKeys,
@@ -6,18 +8,25 @@ import {
   startPublicTestStack,
   type SignedIn,
   type TestStack,
+  until,
 } from '../kit/index.js';
 
 // Evidence upload and the automated audit through the gateway only: ada uploads the seeded Foundations
 // programme's portfolio to the upload URL createEvidenceUpload gives her, submits, the audit job moves the
-// request to AWAITING_REVIEW with a report on IPFS, alan (the assigned auditor) approves.
+// request to AWAITING_REVIEW with a report on IPFS, alan (the assigned auditor) approves. grace's document, altered
+// in the store after upload, is caught by the audit (AUTO_REJECTED).
 let stack: TestStack;
 let ada: SignedIn;
 let alan: SignedIn;
+let grace: SignedIn;
 
 beforeAll(async () => {
   stack = await startPublicTestStack();
-  [ada, alan] = await Promise.all([signIn(stack.graphql, devKeys.ada), signIn(stack.graphql, devKeys.alan)]);
+  [ada, alan, grace] = await Promise.all([
+    signIn(stack.graphql, devKeys.ada),
+    signIn(stack.graphql, devKeys.alan),
+    signIn(stack.graphql, devKeys.grace),
+  ]);
 });
 
 afterAll(async () => {
@@ -192,5 +201,49 @@ describe('evidence upload and automated audit, through the gateway', () => {
       passed: true,
       documents: [{ key: 'portfolio', cid: request.evidence[0].cid, sha256: request.evidence[0].sha256 }],
     });
+  });
+
+  it('catches a document tampered with in the store after upload: AUTO_REJECTED, evidence_intact failed', async () => {
+    const programme = await stack.graphql('{ programme(slug: "foundations") { id } }');
+    const created = await stack.graphql(
+      'mutation ($id: ID!) { createCertificationRequest(programmeId: $id) { ok request { id } } }',
+      { id: programme.body.data!.programme.id },
+      grace.headers,
+    );
+    const id = created.body.data!.createCertificationRequest.request.id as string;
+    const document = minimalPdf('Grace Hopper portfolio');
+    const ticket = await stack.graphql(UPLOAD, { requestId: id, size: document.length }, grace.headers);
+    expect((await put(ticket.body.data!.createEvidenceUpload.upload.url, document)).status).toBe(200);
+
+    // Someone with access to the disk (or a failing one) alters the stored bytes: the embedded store's block
+    // file of this one-block document, under the stack's DATA_DIR.
+    const walk = (dir: string): string[] =>
+      readdirSync(dir).flatMap((entry) => {
+        const full = path.join(dir, entry);
+        return statSync(full).isDirectory() ? walk(full) : [full];
+      });
+    const block = walk(path.join(stack.env.DATA_DIR!, 'ipfs', 'blocks')).find((file) =>
+      readFileSync(file).equals(document),
+    );
+    expect(block).toBeDefined();
+    const tampered = Buffer.from(document);
+    tampered[tampered.length - 30] = tampered[tampered.length - 30]! ^ 0xff;
+    writeFileSync(block!, tampered);
+
+    const submitted = await stack.graphql(
+      'mutation ($id: ID!) { submitCertificationRequest(id: $id) { ok error { code message } } }',
+      { id },
+      grace.headers,
+    );
+    expect(submitted.body.data!.submitCertificationRequest.ok).toBe(true);
+    const rejected = await until(async () => {
+      const polled = await stack.graphql(REQUEST, { id }, grace.headers);
+      const request = polled.body.data!.certificationRequest;
+      return ['SUBMITTED', 'AUDITING'].includes(request.status) ? undefined : request;
+    }, 'the audit verdict');
+    expect(rejected.status).toBe('AUTO_REJECTED');
+    const intact = rejected.audit.checks.find((check: any) => check.key === 'evidence_intact');
+    expect(intact).toMatchObject({ mandatory: true, passed: false });
+    expect(rejected.auditTrail.at(-1)).toMatchObject({ to: 'AUTO_REJECTED', actor: { kind: 'SYSTEM' } });
   });
 });
