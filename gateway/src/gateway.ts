@@ -408,6 +408,13 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       }),
       // Evidence uploads: the URL's token is the credential (no headers of the caller's pass); bodies up to
       // the largest evidence a programme may accept, counted per client address like /auth/.
+      // Certificate verification pages (Certificate.verificationUrl, its QR code): public, no credentials
+      // cross; each runs chain reads, so counted per client address like /auth/.
+      '/verify/': passThrough({
+        upstream: certificationOrigin,
+        methods: ['GET', 'HEAD'],
+        admit: admitByClientAddress(limiter),
+      }),
       // Invoice PDFs: the signed, short-lived link payments hands its buyer (Invoice.pdfUrl) is the credential;
       // counted per client address like /auth/.
       '/invoices/': passThrough({

@@ -351,6 +351,24 @@ describe('the certification journey, through the gateway', () => {
     expect(verification.steps.filter((step) => !step.passed)).toEqual([]);
     const unknown = await stack.graphql(VERIFY, { id: randomUUID() });
     expect(unknown.body.data!.verifyCertificate).toMatchObject({ verdict: 'UNKNOWN', valid: false });
+
+    // The shareable link (and its QR code) opens a page through the gateway: the same checks, for people.
+    const link = await stack.graphql('query ($id: ID!) { certificate(id: $id) { verificationUrl } }', {
+      id: certificateId,
+    });
+    const verificationUrl = link.body.data!.certificate.verificationUrl as string;
+    expect(verificationUrl).toBe(`${stack.url}/verify/${certificateId}`);
+    const pageResponse = await fetch(verificationUrl);
+    expect(pageResponse.status).toBe(200);
+    expect(pageResponse.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const html = await pageResponse.text();
+    expect(html).toContain('Valid certificate');
+    expect(html).toContain('Symbeon Journey');
+    expect(html).toContain('<svg');
+    const asJson = await fetch(verificationUrl, { headers: { accept: 'application/json' } });
+    expect(await asJson.json()).toMatchObject({ verdict: 'VALID', valid: true });
+    expect((await fetch(`${stack.url}/verify/${randomUUID()}`)).status).toBe(404);
+    expect((await fetch(`${stack.url}/verify/%3Cscript%3E`)).status).toBe(404);
   });
 
   it('renews it after the automated audit ran again: the renewal window opens on the chain’s clock, RENEWED on chain', async () => {
@@ -413,6 +431,7 @@ describe('the certification journey, through the gateway', () => {
     await until(statusIs(requestId, ada, 'REVOKED'), 'REVOKED');
     const verified = await stack.graphql(VERIFY, { id: certificateId });
     expect(verified.body.data!.verifyCertificate).toMatchObject({ verdict: 'REVOKED', valid: false });
+    expect(await (await fetch(`${stack.url}/verify/${certificateId}`)).text()).toContain('Revoked');
     await until(
       () => events.items.find((event) => event.type === 'REVOKED' && event.tokenId === tokenId),
       'certificateEvents REVOKED',

@@ -55,6 +55,7 @@ import { JSONScalar } from './modules/shared/json-scalar.js';
 import { createChainReader, type ChainReader } from './modules/verification/chain-reader.js';
 import { createVerificationManager } from './modules/verification/verification-manager.js';
 import { verificationResolvers } from './modules/verification/verification-resolvers.js';
+import { VERIFY_PREFIX, verifyPageRoute } from './modules/verification/verify-page.js';
 import { certificationPermissions } from './permissions.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -259,7 +260,17 @@ export async function startCertification(deps: CertificationDeps): Promise<Certi
     internalAuthSecret: resolveInternalAuthSecret(env),
     subscriptions: true,
     // Upload URLs (createEvidenceUpload), reached through the gateway's pass-through: the token is the credential.
-    prefixRoutes: { [UPLOADS_PREFIX]: evidenceUploadRoute(modules.evidence, logger) },
+    prefixRoutes: {
+      [UPLOADS_PREFIX]: evidenceUploadRoute(modules.evidence, logger),
+      // The page behind Certificate.verificationUrl (and its QR code), through the gateway's pass-through.
+      [VERIFY_PREFIX]: verifyPageRoute({
+        verify: (args) => modules.verification.verify(args),
+        qrCodeSvg: (id) => modules.lifecycle.verificationQrCodeSvg(id),
+        programmeName: async (id) => (await modules.storage.programmes.findByIds([id]))[0]?.name,
+        contentUrl: (cid) => modules.evidence.contentUrl(cid),
+        logger,
+      }),
+    },
     context: async ({ identity, principal }) => ({
       ...createContext(modules, identity.requestId, principal),
       live,
