@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cidToDigest } from '@symbeon/contracts';
 import { anvilDevAccounts } from '@symbeon/kernel/anvil';
-import { eq } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import { Wallet } from 'ethers';
 import { describe, expect, it } from 'vitest';
 import * as schema from '../../db/schema.js';
@@ -155,7 +155,13 @@ describe('issuance', () => {
 
 describe('a command the chain did not carry out', () => {
   const commandsOf = async (requestId: string) =>
-    (await database.db.select().from(schema.outbox).where(eq(schema.outbox.type, ChainCommandRequested)))
+    (
+      await database.db
+        .select()
+        .from(schema.outbox)
+        .where(eq(schema.outbox.type, ChainCommandRequested))
+        .orderBy(asc(schema.outbox.seq))
+    )
       .map((row) => row.payload as { commandId: string; requestId: string; contentCid: string })
       .filter((payload) => payload.requestId === requestId);
   const failed = (commandId: string, outcome: 'REFUSED' | 'REVERTED', error: string) =>

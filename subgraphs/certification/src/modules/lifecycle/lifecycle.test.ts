@@ -85,6 +85,15 @@ describe('revocation', () => {
   it('asks the chain through the bus; CertificateRevoked makes certificate and request REVOKED', async () => {
     const { requestId, certificate } = await validCertificate();
     const issuer = principal(randomUUID(), ['ISSUER']);
+    // Listening before the command exists: the bus delivers a group what is published after it subscribed.
+    const received: unknown[] = [];
+    const listener = await transport.subscribe(
+      (event) => {
+        received.push(event.payload);
+        return Promise.resolve();
+      },
+      { group: `test-chain-${randomUUID()}`, types: [ChainCommandRequested] },
+    );
     await modules.lifecycle.revoke(issuer, certificate.id, 'Evidence forged');
     const [command] = await lifecycleCommands(certificate.id);
     expect(command).toEqual({
@@ -95,14 +104,6 @@ describe('revocation', () => {
       certificateId: certificate.id,
     });
     // The chain's side: the command arrived on the bus, the transaction is sent, the indexer reports it.
-    const received: unknown[] = [];
-    const listener = await transport.subscribe(
-      (event) => {
-        received.push(event.payload);
-        return Promise.resolve();
-      },
-      { group: `test-chain-${randomUUID()}`, types: [ChainCommandRequested] },
-    );
     await until(
       () =>
         Promise.resolve(
