@@ -46,7 +46,8 @@ beforeAll(async () => {
     contentUrl: (cid) => `https://symbeon.example/ipfs/${cid}`,
     logger: createLogger('test', { level: 'silent' }),
   });
-  server = createServer((req, res) => void route(req, res));
+  // The page does not use the request identity the subgraph server passes to routes.
+  server = createServer((req, res) => void route(req, res, {} as Parameters<typeof route>[2]));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
