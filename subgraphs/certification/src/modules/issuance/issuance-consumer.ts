@@ -11,6 +11,7 @@ export const ForeignEvents = {
   CertificateIssued: 'CertificateIssued',
   CertificateRevoked: 'CertificateRevoked',
   ChainCommandFailed: 'ChainCommandFailed',
+  ChainReorganized: 'ChainReorganized',
 } as const;
 
 const requestEvent = z.object({ requestId: z.uuid() });
@@ -27,6 +28,17 @@ const certificateIssued = z.object({
   contentCid: z.string().nullable(),
   txHash: z.string(),
   blockNumber: z.number().int(),
+});
+const chainReorganized = z.object({
+  chainId: z.number().int(),
+  removedLogs: z.array(
+    z.object({
+      txHash: z.string(),
+      blockNumber: z.number().int(),
+      eventName: z.string(),
+      address: z.string(),
+    }),
+  ),
 });
 const chainCommandFailed = z.object({
   commandId: z.string().min(1),
@@ -89,9 +101,12 @@ export async function consumeIssuanceEvents(
         ForeignEvents.CertificateIssued,
         ForeignEvents.CertificateRevoked,
         ForeignEvents.ChainCommandFailed,
+        ForeignEvents.ChainReorganized,
       ],
       handle: async (event, tx) => {
-        if (event.type === ForeignEvents.ChainCommandFailed)
+        if (event.type === ForeignEvents.ChainReorganized)
+          await issuance.reorganised(tx, parse(chainReorganized, event));
+        else if (event.type === ForeignEvents.ChainCommandFailed)
           await issuance.chainCommandFailed(tx, parse(chainCommandFailed, event));
         else if (event.type === ForeignEvents.CertificateIssued)
           await issuance.issued(tx, parse(certificateIssued, event));

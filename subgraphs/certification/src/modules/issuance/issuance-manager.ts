@@ -37,6 +37,12 @@ export interface ChainCommandFailure {
   retryable: boolean;
 }
 
+/** chain's ChainReorganized (a contract between the two subgraphs): the logs no longer in the chain. */
+export interface ChainReorganizedReport {
+  chainId: number;
+  removedLogs: Array<{ txHash: string; blockNumber: number; eventName: string; address: string }>;
+}
+
 export interface CertificateIssuedReport {
   chainId: number;
   tokenId: string;
@@ -316,6 +322,53 @@ export function createIssuanceManager(options: IssuanceOptions) {
         logger.info({ certificateId: certificate.id, attempt: reset.attempt }, 'issuance attempted anew');
         return row ?? reset;
       });
+    },
+
+    /**
+     * chain's ChainReorganized: a block that issued one of our certificates is no longer in the chain. The
+     * certificate goes back to ISSUING (its failure recorded: "issue reorganised out …") and its request from
+     * ISSUED to ISSUING; the indexer replays the new chain, and when the transaction is mined again its
+     * CertificateIssued makes both VALID / ISSUED again. If it never comes back, an operator sees it
+     * (CertificationRequest.issuance) and retries. Batches, revocations and renewals undone by a reorg are only
+     * logged (verification reads the chain itself, so it never vouches for an undone fact).
+     */
+    async reorganised(tx: CertificationDb, report: ChainReorganizedReport) {
+      const { storage, requests } = within(tx);
+      const issuedLogs = report.removedLogs.filter((log) => log.eventName === 'CertificateIssued');
+      const undone = await storage.findByTxHashes(issuedLogs.map((log) => log.txHash));
+      for (const certificate of undone) {
+        if (certificate.status !== 'VALID') continue;
+        const log = issuedLogs.find((entry) => entry.txHash === certificate.txHash)!;
+        const row = await storage.changeState(certificate.id, 'VALID', {
+          status: 'ISSUING',
+          txHash: null,
+          blockNumber: null,
+        });
+        if (!row) continue;
+        const reason = `A chain reorganisation removed block ${log.blockNumber}, which issued it`;
+        await storage.recordChainError(certificate.id, {
+          message: `issue reorganised out of block ${log.blockNumber} (tx ${log.txHash}): waiting for it to be mined again`,
+          retryable: false,
+        });
+        await transitionIfStill(requests, certificate.requestId, 'ISSUING', {
+          actor: systemActor('chain-events'),
+          reason,
+          evidence: { txHash: log.txHash, blockNumber: log.blockNumber },
+        });
+        logger.warn(
+          { certificateId: certificate.id, txHash: log.txHash },
+          'issuance undone by a reorganisation',
+        );
+      }
+      const others = report.removedLogs.filter(
+        (log) => log.eventName !== 'CertificateIssued' && log.eventName !== 'PaymentReceived',
+      );
+      if (others.length > 0)
+        logger.warn(
+          { removed: others.map((log) => `${log.eventName}@${log.blockNumber}`) },
+          'reorganised chain events',
+        );
+      return undone;
     },
 
     /** CertificateRevoked from the chain: the certificate and its request are REVOKED. */

@@ -84,6 +84,15 @@ export function createIssuanceStorage(db: CertificationDb) {
       return row;
     },
 
+    /** Certificates whose issuing transaction is one of these. */
+    async findByTxHashes(hashes: readonly string[]): Promise<CertificateRow[]> {
+      if (hashes.length === 0) return [];
+      return db
+        .select()
+        .from(certificates)
+        .where(inArray(certificates.txHash, [...hashes]));
+    },
+
     async findByCommandId(commandId: string): Promise<CertificateRow | undefined> {
       const [row] = await db.select().from(certificates).where(eq(certificates.commandId, commandId));
       return row;

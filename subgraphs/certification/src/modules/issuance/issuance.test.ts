@@ -228,6 +228,65 @@ describe('a command the chain did not carry out', () => {
   });
 });
 
+describe('a chain reorganisation', () => {
+  it('takes an issuance undone by a reorg back to ISSUING, and the replayed CertificateIssued issues it again', async () => {
+    const { requestId } = await approvedRequest(free, Wallet.createRandom().address);
+    await until(async () => (await certificateOf(requestId))?.tokenId, 'the certificate documents');
+    const played = await playChain(await commandFor(requestId));
+    await publish('CertificateIssued', played.issued);
+    await until(async () => ((await statusOf(requestId)) === 'ISSUED' ? true : undefined), 'ISSUED');
+
+    // Logs of other transactions, and payments, concern no certificate.
+    await publish('ChainReorganized', {
+      chainId: deployment.chainId,
+      removedLogs: [
+        {
+          txHash: `0x${'cd'.repeat(32)}`,
+          blockNumber: 1,
+          eventName: 'CertificateIssued',
+          address: played.issued.contract,
+        },
+        {
+          txHash: played.issued.txHash,
+          blockNumber: played.issued.blockNumber,
+          eventName: 'PaymentReceived',
+          address: played.issued.contract,
+        },
+      ],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await statusOf(requestId)).toBe('ISSUED');
+
+    await publish('ChainReorganized', {
+      chainId: deployment.chainId,
+      removedLogs: [
+        {
+          txHash: played.issued.txHash,
+          blockNumber: played.issued.blockNumber,
+          eventName: 'CertificateIssued',
+          address: played.issued.contract,
+        },
+      ],
+    });
+    await until(
+      async () => ((await statusOf(requestId)) === 'ISSUING' ? true : undefined),
+      'back to ISSUING',
+    );
+    expect(await certificateOf(requestId)).toMatchObject({
+      status: 'ISSUING',
+      txHash: null,
+      chainError: expect.stringContaining('reorganised out of block') as unknown,
+    });
+    const trail = await modules.storage.requests.findTransitions([requestId]);
+    expect(trail.at(-1)).toMatchObject({ fromStatus: 'ISSUED', toStatus: 'ISSUING', actorKind: 'SYSTEM' });
+
+    // The indexer replays the new chain: the same issuance, mined again (another block, another event id).
+    await publish('CertificateIssued', { ...played.issued, blockNumber: played.issued.blockNumber + 1 });
+    await until(async () => ((await statusOf(requestId)) === 'ISSUED' ? true : undefined), 'ISSUED again');
+    expect(await certificateOf(requestId)).toMatchObject({ status: 'VALID', chainError: null });
+  });
+});
+
 describe('verification', () => {
   const stepsOf = (verification: { steps: Array<{ key: string; passed: boolean }> }) =>
     Object.fromEntries(verification.steps.map((step) => [step.key, step.passed]));

@@ -116,6 +116,9 @@ export const TRANSITIONS: readonly TransitionRule[] = [
   { from: 'AWAITING_PAYMENT', to: 'CANCELLED', by: CANCELLABLE_BY, announces: RequestEvents.Cancelled },
   // The chain reports CertificateIssued.
   { from: 'ISSUING', to: 'ISSUED', by: ['SYSTEM'], announces: RequestEvents.Issued },
+  // A chain reorganisation undid the block that issued it: back to waiting for the chain (it is usually mined
+  // again, and CertificateIssued makes it ISSUED again).
+  { from: 'ISSUED', to: 'ISSUING', by: ['SYSTEM'], guards: ['reason'] },
   // The certificate's life: renewal window, renewal on chain, expiry, revocation.
   { from: 'ISSUED', to: 'RENEWAL_DUE', by: ['SYSTEM'] },
   { from: 'RENEWAL_DUE', to: 'RENEWED', by: ['SYSTEM'] },
