@@ -55,6 +55,11 @@ export const paymentsEnvShape = {
   CHAIN_RPC_URL: z.url().default('http://127.0.0.1:8545'),
   /** The contracts' deployment record, the chain subgraph's value. Default: <DATA_DIR>/chain/deployment.json. */
   CHAIN_DEPLOYMENT_PATH: z.string().optional(),
+  /**
+   * Hours after which an order nothing was paid for (PENDING) expires, so a later order takes the current
+   * price; 0 never expires them. Longer than a Stripe Checkout Session (24 h) and a crypto quote's windows.
+   */
+  PAYMENTS_ORDER_TTL_HOURS: z.coerce.number().int().min(0).max(8760).default(72),
   /** How long a crypto quote holds its rate, in minutes. */
   PAYMENTS_CRYPTO_QUOTE_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
   /**

@@ -167,6 +167,22 @@ export async function startPayments(deps: PaymentsDeps): Promise<PaymentsService
   const providerRoutes: Record<string, RouteHandler> = {};
   for (const provider of providers) Object.assign(providerRoutes, provider.routes);
 
+  // Orders nobody paid for expire after PAYMENTS_ORDER_TTL_HOURS (checked every 10 minutes, and at start).
+  let sweeping: Promise<unknown> | undefined;
+  const sweepStaleOrders = () => {
+    if (sweeping || env.PAYMENTS_ORDER_TTL_HOURS === 0) return;
+    sweeping = modules.orders
+      .expireStale(env.PAYMENTS_ORDER_TTL_HOURS)
+      .then((expired) => expired > 0 && logger.info({ expired }, 'stale orders expired'))
+      .catch((error: unknown) => logger.error({ err: error }, 'stale order sweep failed'))
+      .finally(() => {
+        sweeping = undefined;
+      });
+  };
+  const staleOrderTimer = setInterval(sweepStaleOrders, 10 * 60_000);
+  staleOrderTimer.unref();
+  sweepStaleOrders();
+
   const knownUsers = createKnownUsersStorage(database.db);
   const service = await startSubgraph({
     name: 'payments',
@@ -190,6 +206,8 @@ export async function startPayments(deps: PaymentsDeps): Promise<PaymentsService
     },
     context: async ({ identity, principal }) => createContext(modules, identity.requestId, principal),
     onStop: async () => {
+      clearInterval(staleOrderTimer);
+      await sweeping;
       for (const provider of [...providers].reverse()) await provider.stop?.();
       await userEvents.close();
       await catalogueEvents.close();

@@ -131,6 +131,27 @@ export function createOrdersManager(storage: OrdersStorage) {
       return result.order;
     },
 
+    /**
+     * PENDING orders older than `ttlHours` (nothing was ever received for them) become EXPIRED, with the reason
+     * in their history, so the buyer's next createOrder opens a new order at the current price. A payment that
+     * still arrives for an expired order is booked as LATE for an administrator (settlement's rule). Returns how
+     * many expired; each move is conditional, so replicas sweeping at once expire each order once.
+     */
+    async expireStale(ttlHours: number, now: Date = new Date()): Promise<number> {
+      const before = new Date(now.getTime() - ttlHours * 3_600_000);
+      let expired = 0;
+      for (const id of await storage.stalePending(before, 500)) {
+        const result = await storage.transition(
+          id,
+          ['PENDING'],
+          'EXPIRED',
+          `not paid within ${ttlHours} hours`,
+        );
+        if (result?.moved) expired += 1;
+      }
+      return expired;
+    },
+
     history(orderId: string) {
       return storage.history(orderId);
     },

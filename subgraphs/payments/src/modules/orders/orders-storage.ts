@@ -118,6 +118,17 @@ export function createOrdersStorage(db: PaymentsDb) {
       });
     },
 
+    /** PENDING orders (nothing received) created before `before`, oldest first. */
+    async stalePending(before: Date, limit: number): Promise<string[]> {
+      const rows = await db
+        .select({ id: schema.orders.id })
+        .from(schema.orders)
+        .where(and(eq(schema.orders.status, 'PENDING'), lt(schema.orders.createdAt, before)))
+        .orderBy(schema.orders.createdAt)
+        .limit(limit);
+      return rows.map((row) => row.id);
+    },
+
     async historyOf(orderIds: readonly string[]) {
       if (orderIds.length === 0) return [];
       return db

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as schema from '../../db/schema.js';
 import { openPaymentsFixture, userPrincipal, type PaymentsFixture } from '../../test-fixture.js';
@@ -86,6 +86,31 @@ describe('createOrder', () => {
 });
 
 describe('cancelOrder and the other moves', () => {
+  it("expires orders nobody paid for after the TTL; the buyer's next order is a new one", async () => {
+    const buyer = await fixture.buyer();
+    const programmeId = await fixture.programme({ amountMinor: 1500n, currency: 'EUR' });
+    const { order: stale } = await fixture.modules.orders.createOrder(buyer, { programmeId });
+    const { order: fresh } = await fixture.modules.orders.createOrder(await fixture.buyer(), { programmeId });
+    // The first one was opened four days ago.
+    await fixture.database.db
+      .update(schema.orders)
+      .set({ createdAt: new Date(Date.now() - 96 * 3_600_000) })
+      .where(eq(schema.orders.id, stale.id));
+    expect(await fixture.modules.orders.expireStale(72)).toBeGreaterThanOrEqual(1);
+    expect(await fixture.modules.orders.expireStale(72)).toBe(0);
+    expect((await fixture.modules.orders.get(stale.id))?.status).toBe('EXPIRED');
+    expect((await fixture.modules.orders.get(fresh.id))?.status).toBe('PENDING');
+    const history = await fixture.modules.orders.history(stale.id);
+    expect(history.at(-1)).toMatchObject({
+      fromStatus: 'PENDING',
+      toStatus: 'EXPIRED',
+      reason: 'not paid within 72 hours',
+    });
+    const next = await fixture.modules.orders.createOrder(buyer, { programmeId });
+    expect(next).toMatchObject({ created: true });
+    expect(next.order.id).not.toBe(stale.id);
+  });
+
   it('lets the buyer or an administrator cancel a PENDING order, nobody else, and only once', async () => {
     const buyer = await fixture.buyer();
     const programmeId = await fixture.programme();
@@ -134,7 +159,12 @@ describe('cancelOrder and the other moves', () => {
     const [row] = await fixture.database.db
       .select()
       .from(schema.orderStatusHistory)
-      .where(eq(schema.orderStatusHistory.toStatus, 'EXPIRED'));
+      .where(
+        and(
+          eq(schema.orderStatusHistory.toStatus, 'EXPIRED'),
+          eq(schema.orderStatusHistory.orderId, order.id),
+        ),
+      );
     expect(row).toMatchObject({ orderId: order.id, fromStatus: 'PENDING', reason: 'quote expired' });
   });
 });
