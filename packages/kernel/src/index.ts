@@ -2,6 +2,7 @@ export * from './env.js';
 export * from './errors.js';
 export * from './logger.js';
 export * from './tracing.js';
+export * from './periodic.js';
 export * from './db/database.js';
 export * from './cache/cache.js';
 export * from './content/content-store.js';

@@ -8,6 +8,7 @@ import {
   openDatabase,
   resolveInternalAuthSecret,
   startOutboxRelay,
+  startPeriodic,
   startSubgraph,
   type ContentStore,
   type EventTransport,
@@ -168,20 +169,18 @@ export async function startPayments(deps: PaymentsDeps): Promise<PaymentsService
   for (const provider of providers) Object.assign(providerRoutes, provider.routes);
 
   // Orders nobody paid for expire after PAYMENTS_ORDER_TTL_HOURS (checked every 10 minutes, and at start).
-  let sweeping: Promise<unknown> | undefined;
-  const sweepStaleOrders = () => {
-    if (sweeping || env.PAYMENTS_ORDER_TTL_HOURS === 0) return;
-    sweeping = modules.orders
-      .expireStale(env.PAYMENTS_ORDER_TTL_HOURS)
-      .then((expired) => expired > 0 && logger.info({ expired }, 'stale orders expired'))
-      .catch((error: unknown) => logger.error({ err: error }, 'stale order sweep failed'))
-      .finally(() => {
-        sweeping = undefined;
-      });
-  };
-  const staleOrderTimer = setInterval(sweepStaleOrders, 10 * 60_000);
-  staleOrderTimer.unref();
-  sweepStaleOrders();
+  const staleOrders =
+    env.PAYMENTS_ORDER_TTL_HOURS === 0
+      ? undefined
+      : startPeriodic(
+          async () => {
+            const expired = await modules.orders.expireStale(env.PAYMENTS_ORDER_TTL_HOURS);
+            if (expired > 0) logger.info({ expired }, 'stale orders expired');
+          },
+          600,
+          (error) => logger.error({ err: error }, 'stale order sweep failed'),
+          { immediately: true },
+        );
 
   const knownUsers = createKnownUsersStorage(database.db);
   const service = await startSubgraph({
@@ -206,8 +205,7 @@ export async function startPayments(deps: PaymentsDeps): Promise<PaymentsService
     },
     context: async ({ identity, principal }) => createContext(modules, identity.requestId, principal),
     onStop: async () => {
-      clearInterval(staleOrderTimer);
-      await sweeping;
+      await staleOrders?.close();
       for (const provider of [...providers].reverse()) await provider.stop?.();
       await userEvents.close();
       await catalogueEvents.close();

@@ -1,5 +1,12 @@
 import { cidToDigest } from '@symbeon/contracts';
-import { DomainError, ErrorCode, type ContentStore, type Logger, type Principal } from '@symbeon/kernel';
+import {
+  DomainError,
+  ErrorCode,
+  startPeriodic,
+  type ContentStore,
+  type Logger,
+  type Principal,
+} from '@symbeon/kernel';
 import {
   ChainCommandRequested,
   createIssuanceStorage,
@@ -13,7 +20,6 @@ import { requireAdmin } from '../shared/access.js';
 import { requireUuid } from '../shared/validation.js';
 import { batchIdToRoot, buildBatch, LEAF_ENCODING, leafValues, rootToBatchId } from './batch-tree.js';
 import { createBatchesStorage, type BatchRow } from './batches-storage.js';
-import { startPeriodic } from '../shared/periodic.js';
 
 /** The batch commands for the chain subgraph (same event type as issuance's 'issue'; a contract, not an import). */
 export interface AnchorBatchCommandPayload {

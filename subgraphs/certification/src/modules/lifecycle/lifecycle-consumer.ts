@@ -1,10 +1,9 @@
-import { consumeEvents, type EventTransport, type Subscription } from '@symbeon/kernel';
+import { consumeEvents, startPeriodic, type EventTransport, type Subscription } from '@symbeon/kernel';
 import { z } from 'zod';
 import * as schema from '../../db/schema.js';
 import type { CertificationDb } from '../programmes/programmes-storage.js';
 import { RenewalAuditPassed } from '../audit/audit-storage.js';
 import type { LifecycleManager } from './lifecycle-manager.js';
-import { startPeriodic } from '../shared/periodic.js';
 
 /** The chain indexer's event for a renewal (a contract between the two subgraphs, not an import). */
 export const CertificateRenewed = 'CertificateRenewed';
